@@ -1,0 +1,196 @@
+"""The ``station-edge`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edge import __version__, logs
+from edge.config import Config, ConfigError, Role, load
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=["json", "text"], default=None,
+                        help="log line format (default: the config's, else json; text is for people)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
+                        help="minimum level logged (default: the config's, else info)")
+
+
+def _load_or_report(path: Path) -> Config | None:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    logs.configure(args.log_format or config.logging.format, args.log_level or config.logging.level)
+    from edge.daemon import Daemon
+
+    return asyncio.run(Daemon(config).run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.path)
+    if config is None:
+        return EXIT_CONFIG
+    enabled = [name for name, on in config.services.model_dump().items() if on]
+    roles = sorted({t.role.value for t in config.api.tokens})
+    print(f"{args.path}: OK — station {config.station.id}, data in {config.station.data_dir}, "
+          f"broker {config.mqtt.url}, HTTP {config.http.host}:{config.http.port}, "
+          f"services: {', '.join(enabled) or 'none'}, API roles: {', '.join(roles) or 'none'}")
+    return EXIT_OK
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"station-edge {__version__}")
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from edge.store import connect
+    from edge.store.custody import verify
+    from edge.store.queries import Queries
+
+    if args.db is not None:
+        db_path = args.db
+    else:
+        config = _load_or_report(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        db_path = config.database_path
+    if not db_path.exists():
+        print(f"no database at {db_path}", file=sys.stderr)
+        return EXIT_FAILURE
+    conn = connect(db_path, readonly=True)
+    try:
+        result = verify(Queries(conn))
+    finally:
+        conn.close()
+    if args.json:
+        print(json.dumps({"ok": result.ok, "entries": result.entries, "head_hash": result.head_hash,
+                          "broken_seq": result.broken_seq, "problem": result.problem}))
+    else:
+        print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _load_or_report(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from edge.status_client import fetch_status
+
+    token = next((t.token for t in config.api.tokens if t.role in (Role.TECHNICIAN, Role.SUPERVISOR)), "")
+    code, text = asyncio.run(fetch_status(config.http.host, config.http.port, token))
+    print(text, file=sys.stdout if code == EXIT_OK else sys.stderr)
+    return code
+
+
+def cmd_token_new(args: argparse.Namespace) -> int:
+    import hashlib
+    import secrets
+
+    token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    print(f"token (give it to {args.name}; it is not stored anywhere): {token}", file=sys.stderr)
+    print(f'[[api.tokens]]\nname = "{args.name}"\nrole = "{args.role}"\ntoken_sha256 = "{digest}"')
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    logs.configure(args.log_format or "text", args.log_level or "info")
+    from edge.demo import run_demo
+
+    code: int = asyncio.run(run_demo(args.dir, http_port=args.http_port))
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station-edge",
+        description="Police-station edge gateway: body cameras, footage custody, kiosks, uplink.",
+        epilog="Run 'station-edge COMMAND --help' for a command's options. Docs: docs/ in the source tree.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="run the daemon", description=(
+        "Run the station daemon in the foreground (systemd runs this). Stops cleanly on SIGTERM/SIGINT."))
+    run.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    _add_logging_options(run)
+    run.set_defaults(func=cmd_run)
+
+    check = commands.add_parser("check-config", help="validate a config file", description=(
+        "Validate a config file without starting anything. Exit 0 if valid; otherwise exit 2 and list "
+        "every error with its key path."))
+    check.add_argument("path", type=Path, help="path to edge.toml")
+    check.set_defaults(func=cmd_check_config)
+
+    demo = commands.add_parser("demo", help="run a self-contained demo station", description=(
+        "Start a private Mosquitto broker, the daemon with embedded defaults and the simulators, and print "
+        "where to look. Ctrl-C stops everything."))
+    demo.add_argument("--dir", type=Path, default=Path(".demo"), help="working directory (default: ./.demo)")
+    demo.add_argument("--http-port", type=int, default=8080, help="HTTP port (default 8080; a free one if busy)")
+    _add_logging_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    version = commands.add_parser("version", help="print the version", description="Print the version.")
+    version.set_defaults(func=cmd_version)
+
+    status = commands.add_parser("status", help="ask a running daemon for its status", description=(
+        "Query the running daemon's /readyz and /api/v1/status using a technician or supervisor token "
+        "from the config."))
+    status.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    status.set_defaults(func=cmd_status)
+
+    token = commands.add_parser("token", help="API token tools", description="API token tools.")
+    token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    new = token_commands.add_parser("new", help="mint an API token", description=(
+        "Mint a random API token. The token goes to stderr (hand it to its holder); the [[api.tokens]] "
+        "table with only its SHA-256 goes to stdout, to paste into edge.toml."))
+    new.add_argument("--name", required=True, help="who holds the token (appears in the custody log)")
+    new.add_argument("--role", required=True, choices=[r.value for r in Role], help="the token's role")
+    new.set_defaults(func=cmd_token_new)
+
+    audit = commands.add_parser("audit", help="custody log tools", description="Custody log tools.")
+    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_commands.add_parser("verify", help="verify the custody log's hash chain", description=(
+        "Walk the custody log's hash chain; exit 0 if intact, 1 naming the first broken entry. Works on a "
+        "running or a stopped daemon's database (read-only)."))
+    source = verify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="path to edge.toml (uses its data directory)")
+    source.add_argument("--db", type=Path, help="path to a station.db file")
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    for register in _plugin_commands():
+        register(commands)
+    return parser
+
+
+def _plugin_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Domain command groups (devices, sim, ...) register themselves here."""
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

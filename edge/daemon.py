@@ -1,0 +1,144 @@
+"""Composition root: build the services from config, supervise them, shut down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from edge.config import Config
+from edge.metrics import Metrics
+from edge.mqtt import LinkSettings, Message, MqttLink, TopicRouter
+from edge.store import Store, deadletter
+from edge.supervisor import RestartPolicy, Service, ServiceState, Supervisor
+from edge.systemd import Notifier
+from edge.web import core_routes
+from edge.web.app import HttpService, WebContext, build_app
+
+log = logging.getLogger(__name__)
+
+
+def link_settings(config: Config) -> LinkSettings:
+    m = config.mqtt
+    return LinkSettings(
+        host=m.host, port=m.port, client_id=config.mqtt_client_id, username=m.username, password=m.password,
+        tls=m.tls, ca_file=str(m.ca_file) if m.ca_file else None, keepalive_s=m.keepalive_s,
+        session_expiry_s=m.session_expiry_s, max_inflight=m.max_inflight, receive_maximum=m.receive_maximum,
+        reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
+        status_topic=f"edge/{config.station.id}/status",
+    )
+
+
+class Daemon:
+    """One station-edge process. ``run()`` returns the process exit code."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.store = Store(config.database_path, on_commit=self.metrics.observe_commit)
+        self.router = TopicRouter()
+        self.link: MqttLink | None = None
+        self.http: HttpService | None = None
+        self.supervisor: Supervisor | None = None
+        self.ready = asyncio.Event()
+        self._restarts_counted: dict[str, int] = {}
+
+    async def run(self, stop: asyncio.Event | None = None) -> int:
+        loop = asyncio.get_running_loop()
+        own_signals = stop is None
+        stop = stop or asyncio.Event()
+        if own_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._request_stop, stop, sig)
+        notifier = Notifier.from_environ(dict(os.environ))
+        await self.store.open()
+        log.info("station %s: database %s at schema %d", self.config.station.id,
+                 self.config.database_path, self.store.schema_version)
+        failed = False
+        try:
+            supervisor = self.supervisor = Supervisor(self._policy(), on_state=self._on_service_state)
+            services = self._build_services(supervisor)
+            async with asyncio.TaskGroup() as group:
+                run = group.create_task(
+                    supervisor.run(services, stop, drain_timeout_s=self.config.supervisor.shutdown_timeout_s),
+                    name="daemon.supervisor",
+                )
+                group.create_task(self._announce_ready(notifier, supervisor, run), name="daemon.ready")
+                if notifier.watchdog_interval_s:
+                    group.create_task(self._watchdog(notifier, run), name="daemon.watchdog")
+        except* Exception as group_error:  # noqa: BLE001 - top level: log and exit non-zero
+            for exc in group_error.exceptions:
+                log.critical("daemon stopping on error: %s", exc)
+            failed = True
+        finally:
+            notifier.stopping()
+            await self.store.close()
+            if own_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        if failed:
+            return 1
+        log.info("station-edge stopped cleanly")
+        return 0
+
+    def _request_stop(self, stop: asyncio.Event, sig: signal.Signals) -> None:
+        if not stop.is_set():
+            log.info("received %s: stopping intake, draining", sig.name)
+        stop.set()
+
+    def _policy(self) -> RestartPolicy:
+        s = self.config.supervisor
+        return RestartPolicy(s.max_restarts, s.restart_window_s, s.backoff_min_s, s.backoff_max_s, s.stable_after_s)
+
+    def _on_service_state(self, name: str, state: ServiceState) -> None:
+        self.metrics.service_up.labels(name).set(1 if state.running else 0)
+        counted = self._restarts_counted.get(name, 0)
+        if state.restarts > counted:
+            self.metrics.service_restarts.labels(name).inc(state.restarts - counted)
+            self._restarts_counted[name] = state.restarts
+
+    def _build_services(self, supervisor: Supervisor) -> list[Service]:
+        """Order matters: services stop in reverse, so HTTP (intake) goes last here and stops first."""
+        services: list[Service] = []
+        ctx = WebContext(self.config, self.store, self.metrics, services=supervisor.states,
+                         started_at=time.monotonic())
+        route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes]
+        if self.config.services.mqtt:
+            self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
+                                 metrics=self.metrics)
+            ctx.readiness["mqtt"] = lambda: self.link is not None and self.link.connected
+            services.append(self.link)
+        if self.config.services.http:
+            self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
+            services.append(self.http)
+        return services
+
+    async def _dead_letter(self, message: Message, reason: str, detail: str) -> None:
+        await self.store.write(lambda tx: deadletter.record(
+            tx, source="mqtt", channel=message.topic, reason=reason, detail=detail, payload=message.payload,
+            at=message.received_at,
+        ))
+
+    async def _announce_ready(self, notifier: Notifier, supervisor: Supervisor, run: asyncio.Task[None]) -> None:
+        """READY=1 once every service has entered (the broker may still be connecting: /readyz says)."""
+        while not run.done():
+            if supervisor.states and all(s.running for s in supervisor.states.values()):
+                self.ready.set()
+                notifier.ready(f"station {self.config.station.id} running")
+                log.info("station-edge %s ready", self.config.station.id)
+                return
+            await asyncio.sleep(0.02)
+
+    async def _watchdog(self, notifier: Notifier, run: asyncio.Task[None]) -> None:
+        interval = notifier.watchdog_interval_s or 1.0
+        while not run.done():
+            # Only a loop that still turns pets the dog; a blocked loop lets systemd restart us.
+            notifier.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(run), interval)

@@ -1,0 +1,89 @@
+"""The outbox: what must reach the central platform, enqueued in the same transaction as its cause.
+
+The uplink drains it by priority class; a dedupe key makes enqueueing idempotent, so a redelivered
+MQTT message or a re-run job never queues the same thing twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edge.store.canonical import canonical_json
+from edge.store.queries import Queries, Tx
+from edge.timeutil import to_iso, utcnow
+
+
+class Priority(enum.IntEnum):
+    """Drained strictly in this order; within a class, oldest first."""
+
+    CRITICAL = 0  # SOS, alarms
+    EVIDENCE = 1  # custody, case links, evidence-marked footage
+    ROUTINE = 2  # routine footage and its metadata
+    BULK = 3  # telemetry, statistics: shed first when the link is poor
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    kind: str
+    priority: Priority
+    dedupe_key: str
+    payload: Mapping[str, Any] | None = None
+    file: FileRef | None = None
+
+    def __post_init__(self) -> None:
+        if (self.payload is None) == (self.file is None):
+            raise ValueError("an outbox entry carries a payload or a file, exactly one")
+
+
+_INSERT = (
+    "INSERT INTO outbox (kind, priority, dedupe_key, payload, file_path, file_size, file_sha256,"
+    " created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dedupe_key) DO NOTHING"
+)
+
+
+def _row(entry: OutboxEntry, now: str) -> tuple[Any, ...]:
+    file = entry.file
+    return (
+        entry.kind,
+        int(entry.priority),
+        entry.dedupe_key,
+        None if entry.payload is None else canonical_json(entry.payload),
+        None if file is None else str(file.path),
+        None if file is None else file.size,
+        None if file is None else file.sha256,
+        now,
+        now,
+        now,
+    )
+
+
+def enqueue(tx: Tx, entry: OutboxEntry, *, now: datetime | None = None) -> bool:
+    """Queue one entry; False when its dedupe key was already queued (nothing changes then)."""
+    return tx.execute(_INSERT, _row(entry, to_iso(now or utcnow()))).rowcount == 1
+
+
+def enqueue_many(tx: Tx, entries: Iterable[OutboxEntry], *, now: datetime | None = None) -> int:
+    """Queue many entries in one statement loop; returns how many were new."""
+    stamp = to_iso(now or utcnow())
+    return tx.executemany(_INSERT, (_row(entry, stamp) for entry in entries))
+
+
+def counts(q: Queries) -> dict[str, dict[str, int]]:
+    """{state: {priority name: count}} for status pages and metrics."""
+    result: dict[str, dict[str, int]] = {}
+    for row in q.iterate("SELECT state, priority, COUNT(*) AS n FROM outbox GROUP BY state, priority"):
+        result.setdefault(row["state"], {})[Priority(row["priority"]).name.lower()] = row["n"]
+    return result

@@ -1,0 +1,85 @@
+"""Health, readiness, metrics and station-wide API routes."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from edge import __version__
+from edge.config import Role
+from edge.metrics import CONTENT_TYPE
+from edge.store import custody, deadletter, outbox
+from edge.web.app import CONTEXT_KEY
+from edge.web.auth import PRINCIPAL_KEY, requires
+from edge.web.problems import ProblemError
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive", "version": __version__})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    checks = {"store": ctx.store.is_open}
+    checks.update({name: check() for name, check in ctx.readiness.items()})
+    ready = all(checks.values())
+    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    response = web.Response(body=ctx.metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+@requires(Role.TECHNICIAN, Role.SUPERVISOR)
+async def status(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    counts = await ctx.store.read(outbox.counts)
+    return web.json_response({
+        "station": {"id": ctx.config.station.id, "name": ctx.config.station.name},
+        "version": __version__,
+        "uptime_s": round(time.monotonic() - ctx.started_at, 1),
+        "schema_version": ctx.store.schema_version,
+        "services": {
+            name: {"running": s.running, "restarts": s.restarts, "last_error": s.last_error}
+            for name, s in ctx.services.items()
+        },
+        "outbox": counts,
+    })
+
+
+@requires(Role.TECHNICIAN, Role.SUPERVISOR)
+async def audit_verify(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    result = await ctx.store.read(custody.verify)
+    principal = request[PRINCIPAL_KEY]
+    return web.json_response({
+        "ok": result.ok, "entries": result.entries, "head_hash": result.head_hash,
+        "broken_seq": result.broken_seq, "problem": result.problem, "checked_by": principal.actor,
+    })
+
+
+@requires(Role.TECHNICIAN)
+async def dead_letters(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT_KEY]
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise ProblemError(400, "invalid-parameter", "limit must be an integer", parameter="limit") from None
+    if not 1 <= limit <= 1000:
+        raise ProblemError(400, "invalid-parameter", "limit must be between 1 and 1000", parameter="limit")
+    reason = request.query.get("reason") or None
+    rows = await ctx.store.read(lambda q: deadletter.recent(q, limit=limit, reason=reason))
+    return web.json_response({"items": rows})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/v1/status", status)
+    app.router.add_get("/api/v1/audit/verify", audit_verify)
+    app.router.add_get("/api/v1/dead-letters", dead_letters)

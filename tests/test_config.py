@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.config import ConfigError, load
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors_of(path: Path) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return info.value.errors
+
+
+def test_the_annotated_default_is_valid() -> None:
+    config = load(REPO / "config" / "edge.toml")
+    assert config.station.id == "ST-0001"
+    assert {t.role.value for t in config.api.tokens} == {"technician", "supervisor"}
+
+
+def test_unknown_key_is_named_with_its_path(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, '[station]\nid = "S1"\n[mqtt]\nkeepalive = 30\n'))
+    assert errors == [("mqtt.keepalive", "Extra inputs are not permitted")]
+
+
+def test_wrong_type_is_named_with_its_path(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, '[station]\nid = "S1"\n[http]\nport = "eighty"\n'))
+    assert errors[0][0] == "http.port"
+    assert "integer" in errors[0][1]
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, '[station]\nname = "no id"\n'))
+    assert errors == [("station.id", "Field required")]
+
+
+def test_unreadable_secret_file_is_named(tmp_path: Path) -> None:
+    text = (
+        '[station]\nid = "S1"\n[mqtt]\npassword_file = "missing.pw"\n'
+        '[[api.tokens]]\nname = "a"\nrole = "technician"\ntoken_file = "/nonexistent/a.token"\n'
+    )
+    errors = errors_of(write(tmp_path, text))
+    assert [path for path, _ in errors] == ["mqtt.password_file", "api.tokens[0].token_file"]
+    assert str(tmp_path / "missing.pw") in errors[0][1]
+    assert "No such file" in errors[0][1]
+
+
+def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        '[station]\nid = "bad id!"\n[mqtt]\nurl = "http://x"\nmax_inflight = 70000\n'
+        '[[api.tokens]]\nname = "a"\nrole = "janitor"\ntoken = "0123456789abcdef"\n'
+    )
+    paths = {path for path, _ in errors_of(write(tmp_path, text))}
+    assert paths == {"station.id", "mqtt.url", "mqtt.max_inflight", "api.tokens[0].role"}
+
+
+def test_secret_files_are_read_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "mqtt.pw").write_text("s3cret\n")
+    (tmp_path / "tech.token").write_text("abcdefghijklmnopqrstuvwxyz\n")
+    config = load(
+        write(
+            tmp_path,
+            '[station]\nid = "S1"\ndata_dir = "data"\n[mqtt]\nusername = "edge"\n'
+            'password_file = "mqtt.pw"\n[[api.tokens]]\nname = "t"\nrole = "technician"\n'
+            'token_file = "tech.token"\n',
+        )
+    )
+    assert config.mqtt.password == "s3cret"
+    assert config.api.tokens[0].token == "abcdefghijklmnopqrstuvwxyz"
+    assert config.station.data_dir == tmp_path / "data"
+
+
+def test_bad_toml_is_reported(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, "[station\n"))
+    assert "not valid TOML" in errors[0][1]
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(REPO / "config" / "edge.toml")]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["check-config", str(write(tmp_path, '[station]\nid = "S1"\nbogus = 1\n'))]) == 2
+    err = capsys.readouterr().err
+    assert "station.bogus: Extra inputs are not permitted" in err

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+from support.tokens import auth
+
+from edge.broker import Broker
+from edge.config import Config, Role
+from edge.daemon import Daemon
+from edge.store import custody
+
+
+@pytest.fixture
+async def station(mosquitto: Broker, make_config: Callable[..., Config]) -> AsyncIterator[tuple[Daemon, str]]:
+    daemon = Daemon(make_config(mosquitto))
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    await asyncio.wait_for(daemon.ready.wait(), 10)
+    assert daemon.http is not None
+    yield daemon, f"http://127.0.0.1:{daemon.http.bound_port}"
+    stop.set()
+    assert await asyncio.wait_for(run, 10) == 0
+
+
+async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict]:
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        body = await response.json(content_type=None)
+        return response.status, response.headers.get("Content-Type", ""), body
+
+
+async def test_no_token_is_401_problem_json(station: tuple[Daemon, str]) -> None:
+    _, base = station
+    status, ctype, body = await get(f"{base}/api/v1/status")
+    assert status == 401 and ctype.startswith("application/problem+json")
+    assert body["type"] == "urn:station-edge:problem:unauthorized"
+    assert body["status"] == 401 and "Bearer" in body["detail"]
+
+
+async def test_unknown_token_is_401(station: tuple[Daemon, str]) -> None:
+    _, base = station
+    status, _, body = await get(f"{base}/api/v1/status", {"Authorization": "Bearer not-a-real-token"})
+    assert status == 401 and body["type"].endswith("invalid-token")
+    status, _, body = await get(f"{base}/api/v1/status", {"Authorization": "Basic abc"})
+    assert status == 401 and "Bearer" in body["detail"]
+
+
+async def test_wrong_role_is_403(station: tuple[Daemon, str]) -> None:
+    _, base = station
+    status, ctype, body = await get(f"{base}/api/v1/dead-letters", auth(Role.SUPERVISOR))
+    assert status == 403 and ctype.startswith("application/problem+json")
+    assert body["type"].endswith("forbidden") and "technician" in body["detail"]
+    status, _, _ = await get(f"{base}/api/v1/status", auth(Role.KIOSK))
+    assert status == 403
+
+
+async def test_right_role_gets_status_and_audit(station: tuple[Daemon, str]) -> None:
+    daemon, base = station
+    await daemon.store.write(lambda tx: custody.append(tx, actor="t", action="a", subject="s", reason="r"))
+    status, _, body = await get(f"{base}/api/v1/status", auth(Role.TECHNICIAN))
+    assert status == 200
+    assert body["services"]["mqtt"]["running"] and body["services"]["http"]["running"]
+    status, _, body = await get(f"{base}/api/v1/audit/verify", auth(Role.SUPERVISOR))
+    assert status == 200 and body["ok"] and body["entries"] == 1
+    assert body["checked_by"] == "supervisor:test-supervisor"
+
+
+async def test_bad_parameter_and_unknown_route_are_problems(station: tuple[Daemon, str]) -> None:
+    _, base = station
+    status, _, body = await get(f"{base}/api/v1/dead-letters?limit=abc", auth(Role.TECHNICIAN))
+    assert status == 400 and body["parameter"] == "limit"
+    status, ctype, body = await get(f"{base}/nope")
+    assert status == 404 and ctype.startswith("application/problem+json") and body["type"].endswith("not-found")
+
+
+async def test_health_ready_and_metrics(station: tuple[Daemon, str]) -> None:
+    _, base = station
+    assert (await get(f"{base}/healthz"))[0] == 200
+    status, _, body = await get(f"{base}/readyz")
+    assert status == 200 and body == {"ready": True, "checks": {"store": True, "mqtt": True}}
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as response:
+        text = await response.text()
+    assert 'station_edge_service_up{service="mqtt"} 1.0' in text
+    assert "station_edge_mqtt_connected 1.0" in text
+    assert "station_edge_store_write_seconds_bucket" in text
+    assert "station_edge_mqtt_messages_rejected_total" in text or "station_edge_mqtt_messages_rejected" in text
+
+
+async def test_readyz_is_503_while_the_broker_is_away(make_config: Callable[..., Config],
+                                                       own_broker: Broker) -> None:
+    daemon = Daemon(make_config(own_broker))
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    await asyncio.wait_for(daemon.ready.wait(), 10)
+    assert daemon.http is not None and daemon.link is not None
+    await daemon.link.wait_connected(5)
+    await own_broker.stop()
+    async with asyncio.timeout(5):
+        while daemon.link.connected:
+            await asyncio.sleep(0.02)
+    status, _, body = await get(f"http://127.0.0.1:{daemon.http.bound_port}/readyz")
+    assert status == 503 and body["checks"]["mqtt"] is False
+    stop.set()
+    assert await asyncio.wait_for(run, 10) == 0
