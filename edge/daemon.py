@@ -13,9 +13,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from edge.config import Config
+from edge.credentials import verify_secret
 from edge.metrics import Metrics
 from edge.mqtt import LinkSettings, Message, MqttLink, TopicRouter
-from edge.store import Store, deadletter
+from edge.store import Store, deadletter, devices
 from edge.supervisor import RestartPolicy, Service, ServiceState, Supervisor
 from edge.systemd import Notifier
 from edge.web import core_routes
@@ -47,6 +48,8 @@ class Daemon:
         self.http: HttpService | None = None
         self.supervisor: Supervisor | None = None
         self.ready = asyncio.Event()
+        # Route adders beyond the built-in ones (domains register theirs in _build_services).
+        self.extra_routes: list[Callable[[web.Application], None]] = []
         self._restarts_counted: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event | None = None) -> int:
@@ -108,7 +111,8 @@ class Daemon:
         services: list[Service] = []
         ctx = WebContext(self.config, self.store, self.metrics, services=supervisor.states,
                          started_at=time.monotonic())
-        route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes]
+        ctx.device_verifier = self._verify_device
+        route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes, *self.extra_routes]
         if self.config.services.mqtt:
             self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
                                  metrics=self.metrics)
@@ -118,6 +122,13 @@ class Daemon:
             self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)
         return services
+
+    async def _verify_device(self, device_id: str, secret: str) -> bool:
+        stored = await self.store.read(lambda q: devices.active_secret_hash(q, device_id))
+        if stored is None:
+            return False
+        # PBKDF2 takes ~50 ms by design: keep it off the event loop.
+        return await asyncio.to_thread(verify_secret, stored, secret)
 
     async def _dead_letter(self, message: Message, reason: str, detail: str) -> None:
         await self.store.write(lambda tx: deadletter.record(

@@ -16,7 +16,14 @@ from edge.config import Config
 from edge.metrics import Metrics
 from edge.store import Store
 from edge.supervisor import Service, ServiceState
-from edge.web.auth import PRINCIPAL_KEY, TokenAuthenticator, authorize
+from edge.web.auth import (
+    PRINCIPAL_KEY,
+    DeviceVerifier,
+    TokenAuthenticator,
+    admits_devices,
+    authenticate_device,
+    authorize,
+)
 from edge.web.problems import ProblemError, problem_response
 
 log = logging.getLogger(__name__)
@@ -31,6 +38,7 @@ class WebContext:
     metrics: Metrics
     services: dict[str, ServiceState] = field(default_factory=dict)
     readiness: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    device_verifier: DeviceVerifier | None = None
     started_at: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -82,8 +90,12 @@ def _auth_middleware(authenticator: TokenAuthenticator) -> Any:
         ctx = request.app[CONTEXT_KEY]
         if _public(request, ctx):
             return await handler(request)
-        principal = authenticator.authenticate(request)
         route_handler = request.match_info.route.handler
+        basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+        if basic and admits_devices(route_handler):
+            principal = await authenticate_device(request, ctx.device_verifier)
+        else:
+            principal = authenticator.authenticate(request)
         if request.match_info.http_exception is None:
             authorize(route_handler, principal)
         request[PRINCIPAL_KEY] = principal

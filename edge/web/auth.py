@@ -1,12 +1,14 @@
-"""Bearer-token authentication and role checks for /api/ routes.
+"""Authentication and role checks for /api/ routes.
 
-Every API handler declares the roles it admits with ``@requires(...)``; a handler that declares none
-is refused to everyone (fail closed). Tokens are looked up by their SHA-256, so comparison time does
-not depend on how much of a guess was right.
+People and systems use bearer tokens with a role; devices (cameras, docks) use HTTP Basic with their
+device id and secret, and only on routes marked ``devices=True``. Every API handler declares what it
+admits with ``@requires(...)``; a handler that declares nothing is refused to everyone (fail closed).
+Tokens are looked up by their SHA-256, so comparison time does not depend on how much of a guess was right.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -22,26 +24,55 @@ H = TypeVar("H", bound=Callable[..., Any])
 _ROLES_ATTR = "__station_edge_roles__"
 
 
+_DEVICES_ATTR = "__station_edge_devices__"
+
+# Checks a device id and secret; supplied by the body-camera domain (enrolled devices only).
+DeviceVerifier = Callable[[str, str], Awaitable[bool]]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     name: str
-    role: Role
+    role: Role | None  # None for a device
+    device: bool = False
 
     @property
     def actor(self) -> str:
         """How this principal appears in the custody log."""
-        return f"{self.role.value}:{self.name}"
+        return f"device:{self.name}" if self.device else f"{self.role.value if self.role else '?'}:{self.name}"
 
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 
-def requires(*roles: Role) -> Callable[[H], H]:
+def requires(*roles: Role, devices: bool = False) -> Callable[[H], H]:
+    """Admit these token roles and, with devices=True, enrolled devices using HTTP Basic."""
+
     def mark(handler: H) -> H:
         setattr(handler, _ROLES_ATTR, frozenset(roles))
+        setattr(handler, _DEVICES_ATTR, devices)
         return handler
 
     return mark
+
+
+def admits_devices(handler: Callable[..., Any]) -> bool:
+    return bool(getattr(handler, _DEVICES_ATTR, False))
+
+
+async def authenticate_device(request: web.Request, verifier: DeviceVerifier | None) -> Principal:
+    """HTTP Basic: user = device id, password = the device secret issued at enrolment."""
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    try:
+        login, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        login, colon, password = "", "", ""
+    if scheme.lower() != "basic" or not colon or not login:
+        raise ProblemError(401, "unauthorized", "malformed Basic credentials (expected device-id:secret)")
+    if verifier is None or not await verifier(login, password):
+        raise ProblemError(401, "invalid-device-credentials",
+                           "unknown device, removed device, or wrong device secret")
+    return Principal(login, None, device=True)
 
 
 def _digest(token: str) -> str:
@@ -69,8 +100,11 @@ class TokenAuthenticator:
 
 def authorize(handler: Callable[..., Any], principal: Principal) -> None:
     allowed: frozenset[Role] = getattr(handler, _ROLES_ATTR, frozenset())
-    if principal.role not in allowed:
+    if principal.device:
+        if not admits_devices(handler):
+            raise ProblemError(403, "forbidden", "devices may not use this endpoint")
+        return
+    if principal.role is None or principal.role not in allowed:
         roles = ", ".join(sorted(r.value for r in allowed)) or "none"
-        raise ProblemError(
-            403, "forbidden", f"role {principal.role.value!r} may not use this endpoint (allowed: {roles})"
-        )
+        role = principal.role.value if principal.role else "none"
+        raise ProblemError(403, "forbidden", f"role {role!r} may not use this endpoint (allowed: {roles})")

@@ -104,3 +104,47 @@ async def test_readyz_is_503_while_the_broker_is_away(make_config: Callable[...,
     assert status == 503 and body["checks"]["mqtt"] is False
     stop.set()
     assert await asyncio.wait_for(run, 10) == 0
+
+
+async def test_device_basic_auth_only_on_device_routes(mosquitto: Broker, make_config: Callable[..., Config]) -> None:
+    import base64
+
+    from aiohttp import web
+
+    from edge.credentials import hash_secret, new_secret, verify_secret
+    from edge.store import devices
+    from edge.web.auth import PRINCIPAL_KEY, requires
+
+    @requires(Role.TECHNICIAN, devices=True)
+    async def device_echo(request: web.Request) -> web.Response:
+        return web.json_response({"actor": request[PRINCIPAL_KEY].actor})
+
+    daemon = Daemon(make_config(mosquitto))
+    daemon.extra_routes.append(lambda app: app.router.add_get("/api/v1/test/device-echo", device_echo))
+    secret = new_secret()
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    await asyncio.wait_for(daemon.ready.wait(), 10)
+    assert verify_secret(hash_secret(secret), secret)
+    await daemon.store.write(lambda tx: devices.add(tx, device_id="cam-0001", serial="A123456", model="X1",
+                                                    secret_hash=hash_secret(secret)))
+    assert daemon.http is not None
+    base = f"http://127.0.0.1:{daemon.http.bound_port}"
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    try:
+        status, _, body = await get(f"{base}/api/v1/test/device-echo", basic("cam-0001", secret))
+        assert status == 200 and body == {"actor": "device:cam-0001"}
+        status, _, body = await get(f"{base}/api/v1/test/device-echo", basic("cam-0001", "wrong"))
+        assert status == 401 and body["type"].endswith("invalid-device-credentials")
+        status, _, body = await get(f"{base}/api/v1/test/device-echo", basic("cam-9999", secret))
+        assert status == 401
+        status, _, body = await get(f"{base}/api/v1/status", basic("cam-0001", secret))
+        assert status == 401 and "Bearer" in body["detail"]
+        status, _, _ = await get(f"{base}/api/v1/test/device-echo", auth(Role.TECHNICIAN))
+        assert status == 200
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(run, 10) == 0
