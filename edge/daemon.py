@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from edge.alerts import AlertBus
 from edge.config import Config
 from edge.credentials import verify_secret
 from edge.metrics import Metrics
@@ -48,6 +49,7 @@ class Daemon:
         self.http: HttpService | None = None
         self.supervisor: Supervisor | None = None
         self.ready = asyncio.Event()
+        self.alerts = AlertBus(config.station.id, self.store, self._publish_alert)
         # Route adders beyond the built-in ones (domains register theirs in _build_services).
         self.extra_routes: list[Callable[[web.Application], None]] = []
         self._restarts_counted: dict[str, int] = {}
@@ -81,6 +83,7 @@ class Daemon:
             failed = True
         finally:
             notifier.stopping()
+            await self.alerts.drain()
             await self.store.close()
             if own_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -122,6 +125,11 @@ class Daemon:
             self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)
         return services
+
+    async def _publish_alert(self, topic: str, payload: bytes) -> None:
+        if self.link is None:
+            return
+        await self.link.publish(topic, payload, qos=1)
 
     async def _verify_device(self, device_id: str, secret: str) -> bool:
         stored = await self.store.read(lambda q: devices.active_secret_hash(q, device_id))

@@ -9,10 +9,20 @@ from aiohttp import web
 from edge import __version__
 from edge.config import Role
 from edge.metrics import CONTENT_TYPE
-from edge.store import custody, deadletter, outbox
+from edge.store import alerts, custody, deadletter, outbox
 from edge.web.app import CONTEXT_KEY
 from edge.web.auth import PRINCIPAL_KEY, requires
 from edge.web.problems import ProblemError
+
+
+def _limit(request: web.Request, default: int = 100) -> int:
+    try:
+        limit = int(request.query.get("limit", str(default)))
+    except ValueError:
+        raise ProblemError(400, "invalid-parameter", "limit must be an integer", parameter="limit") from None
+    if not 1 <= limit <= 1000:
+        raise ProblemError(400, "invalid-parameter", "limit must be between 1 and 1000", parameter="limit")
+    return limit
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -65,12 +75,7 @@ async def audit_verify(request: web.Request) -> web.Response:
 @requires(Role.TECHNICIAN)
 async def dead_letters(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        raise ProblemError(400, "invalid-parameter", "limit must be an integer", parameter="limit") from None
-    if not 1 <= limit <= 1000:
-        raise ProblemError(400, "invalid-parameter", "limit must be between 1 and 1000", parameter="limit")
+    limit = _limit(request)
     reason = request.query.get("reason") or None
     rows = await ctx.store.read(lambda q: deadletter.recent(q, limit=limit, reason=reason))
     return web.json_response({"items": rows})
@@ -83,3 +88,18 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/status", status)
     app.router.add_get("/api/v1/audit/verify", audit_verify)
     app.router.add_get("/api/v1/dead-letters", dead_letters)
+    app.router.add_get("/api/v1/alerts", list_alerts)
+
+
+@requires(Role.TECHNICIAN, Role.SUPERVISOR)
+async def list_alerts(request: web.Request) -> web.Response:
+    """Alerts with their history; ?state=active (default) or all, ?kind=, ?subject=, ?limit=."""
+    ctx = request.app[CONTEXT_KEY]
+    state = request.query.get("state", "active")
+    if state not in ("active", "all"):
+        raise ProblemError(400, "invalid-parameter", "state must be 'active' or 'all'", parameter="state")
+    limit = _limit(request)
+    kind, subject = request.query.get("kind") or None, request.query.get("subject") or None
+    rows = await ctx.store.read(lambda q: alerts.listing(
+        q, active_only=state == "active", kind=kind, subject=subject, limit=limit))
+    return web.json_response({"items": rows})

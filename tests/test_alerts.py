@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import aiohttp
+import paho.mqtt.client as paho_client
+from paho.mqtt.enums import CallbackAPIVersion
+from support.tokens import auth
+
+from edge.alerts import Alert, Severity
+from edge.broker import Broker
+from edge.config import Config, Role
+from edge.daemon import Daemon
+from edge.store import outbox
+
+
+async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
+                                                              make_config: Callable[..., Config]) -> None:
+    config = make_config(mosquitto)
+    received: list[dict] = []
+    subscriber = paho_client.Client(CallbackAPIVersion.VERSION2)
+    subscriber.on_message = lambda c, u, m: received.append(json.loads(m.payload))
+    subscriber.connect("127.0.0.1", mosquitto.config.port)
+    subscriber.subscribe(f"edge/{config.station.id}/alerts", qos=1)
+    subscriber.loop_start()
+    daemon = Daemon(config)
+    stop = asyncio.Event()
+    run = asyncio.create_task(daemon.run(stop))
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 10)
+        assert daemon.link is not None and daemon.http is not None
+        await daemon.link.wait_connected(5)
+        low = Alert("battery_low:cam-1", "bodycam.battery_low", Severity.WARNING, "device:cam-1", "battery 14 %")
+        assert await daemon.alerts.raise_alert(low)
+        assert not await daemon.alerts.raise_alert(low), "same state again changes nothing"
+        worse = Alert("battery_low:cam-1", "bodycam.battery_low", Severity.CRITICAL, "device:cam-1", "battery 4 %")
+        assert await daemon.alerts.raise_alert(worse)
+        assert await daemon.alerts.clear_alert("battery_low:cam-1", "battery 80 % after docking")
+        assert not await daemon.alerts.clear_alert("battery_low:cam-1", "again")
+        async with asyncio.timeout(5):
+            while len(received) < 3:
+                await asyncio.sleep(0.02)
+        base = f"http://127.0.0.1:{daemon.http.bound_port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/api/v1/alerts?state=all", headers=auth(Role.SUPERVISOR)) as r:
+                listed = (await r.json())["items"]
+            async with session.get(f"{base}/api/v1/alerts", headers=auth(Role.SUPERVISOR)) as r:
+                active = (await r.json())["items"]
+        queued = await daemon.store.read(outbox.counts)
+    finally:
+        stop.set()
+        await asyncio.wait_for(run, 10)
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    assert [m["state"] for m in received] == ["raised", "changed", "cleared"]
+    assert [m["severity"] for m in received] == ["warning", "critical", "critical"]
+    assert received[0]["kind"] == "bodycam.battery_low" and received[0]["station_id"] == config.station.id
+    assert active == []
+    assert len(listed) == 1
+    assert [h["change"] for h in listed[0]["history"]] == ["raised", "changed", "cleared"]
+    assert listed[0]["cleared_reason"] == "battery 80 % after docking"
+    assert sum(queued["pending"].values()) == 3
