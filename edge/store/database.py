@@ -172,10 +172,13 @@ class Store:
     # -- writer side (runs on the store-writer thread) ------------------------------------------
 
     def _writer_main(self, loop: asyncio.AbstractEventLoop, started: asyncio.Future[int]) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path)
             version = apply_migrations(conn)
         except BaseException as exc:  # noqa: BLE001 - handed to the opener, which re-raises
+            if conn is not None:
+                conn.close()
             loop.call_soon_threadsafe(_settle, started, None, exc)
             return
         loop.call_soon_threadsafe(_settle, started, version, None)

@@ -7,25 +7,21 @@ and the telemetry path must keep up with hundreds of cameras on two cores.
 
 Delivery is at-least-once end to end: QoS 1 messages are acknowledged (manual ack) only after their
 handler finished or they were dead-lettered, the session persists across reconnects (clean_start off,
-session expiry set), and a redelivered duplicate of a message already handled is dropped. Handlers run
-in a few ordered lanes keyed by the first two topic levels, so one device's messages stay in order while
-different devices proceed concurrently.
+session expiry set). Delivery to handlers (ordered lanes, duplicate memory, dead letters) is in
+``edge.mqtt.dispatch``; this module is the paho adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import random
 import ssl
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -37,71 +33,18 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.metrics import Metrics
+from edge.mqtt.dispatch import Dispatcher
+from edge.mqtt.routing import DeadLetterSink, Message, TopicRouter
 from edge.supervisor import Service
 from edge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 _CONNACK_TIMEOUT_S = 10.0
-_DEDUPE_MEMORY = 10_000
-_QOS0_QUEUE_LIMIT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    received_at: datetime
-    redelivered: bool = False
-
-
-class HandlerRejected(Exception):
-    """Raised by a handler to dead-letter a message with a specific, machine-readable reason."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class PublishError(Exception):
     """The broker refused a publish (reason code >= 0x80) or the link is shutting down."""
-
-
-Handler = Callable[[Message], Awaitable[None]]
-DeadLetterSink = Callable[[Message, str, str], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    pattern: str
-    handler: Handler
-    qos: int
-    name: str
-
-
-def topic_matches(pattern: str, topic: str) -> bool:
-    return bool(paho.topic_matches_sub(pattern, topic))
-
-
-class TopicRouter:
-    """Maps subscription patterns to async handlers; the first matching route wins."""
-
-    def __init__(self) -> None:
-        self.routes: list[Route] = []
-
-    def add(self, pattern: str, handler: Handler, *, qos: int = 1, name: str = "") -> None:
-        if any(r.pattern == pattern for r in self.routes):
-            raise ValueError(f"a route for {pattern!r} exists already")
-        self.routes.append(Route(pattern, handler, qos, name or pattern))
-
-    def match(self, topic: str) -> Route | None:
-        for route in self.routes:
-            if topic_matches(route.pattern, topic):
-                return route
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +101,7 @@ class MqttLink(Service):
         self._inflight = asyncio.Semaphore(settings.max_inflight)
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._subacks: dict[int, asyncio.Future[None]] = {}
-        self._lanes: list[asyncio.Queue[tuple[Message, int, int]]] = []
-        self._handled: OrderedDict[bytes, None] = OrderedDict()
+        self._dispatcher: Dispatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.connections = 0
 
@@ -204,11 +146,10 @@ class MqttLink(Service):
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._client = self._make_client()
-        self._lanes = [asyncio.Queue() for _ in range(max(1, self.settings.lanes))]
-        self._tasks = [
-            asyncio.create_task(self._lane_worker(i), name=f"mqtt.lane[{i}]") for i in range(len(self._lanes))
-        ]
-        self._tasks.append(asyncio.create_task(self._misc_loop(), name="mqtt.keepalive"))
+        self._dispatcher = Dispatcher(self.router, lanes=self.settings.lanes, dead_letter=self._dead_letter,
+                                      metrics=self._metrics)
+        self._dispatcher.start()
+        self._tasks = [asyncio.create_task(self._misc_loop(), name="mqtt.keepalive")]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -229,6 +170,8 @@ class MqttLink(Service):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
         self._unwatch_socket()
         for future in self._pending.values():
             if not future.done():
@@ -438,66 +381,13 @@ class MqttLink(Service):
             future.set_result(None)
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        assert self._dispatcher is not None
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), utcnow(), bool(msg.dup))
-        # Same first two levels (e.g. bwc/{device}) -> same lane -> that device's messages stay in order.
-        lane = self._lanes[hash("/".join(msg.topic.split("/", 2)[:2])) % len(self._lanes)]
-        if msg.qos == 0 and lane.qsize() >= _QOS0_QUEUE_LIMIT:
-            self._count_rejected("overload")
-            return
-        lane.put_nowait((message, msg.mid, self._conn.generation))
-
-    # -- dispatch ---------------------------------------------------------------------------------
-
-    async def _lane_worker(self, index: int) -> None:
-        lane = self._lanes[index]
-        while True:
-            message, mid, generation = await lane.get()
-            digest = hashlib.blake2b(message.topic.encode() + b"\0" + message.payload, digest_size=16).digest()
-            if message.redelivered and digest in self._handled:
-                if self._metrics is not None:
-                    self._metrics.mqtt_duplicates.inc()
-                self._ack(mid, message.qos, generation)
-                continue
-            if await self._dispatch(message):
-                self._handled[digest] = None
-                if len(self._handled) > _DEDUPE_MEMORY:
-                    self._handled.popitem(last=False)
-                self._ack(mid, message.qos, generation)
-
-    async def _dispatch(self, message: Message) -> bool:
-        """Handle or dead-letter one message; False if neither succeeded (leave it unacknowledged)."""
-        route = self.router.match(message.topic)
-        if route is None:
-            return await self._reject(message, "unknown_topic", "no route for this topic")
-        if self._metrics is not None:
-            self._metrics.mqtt_messages_in.labels(route.name).inc()
-        try:
-            await route.handler(message)
-        except HandlerRejected as exc:
-            return await self._reject(message, exc.reason, exc.detail)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("handler for %s failed on %s", route.name, message.topic)
-            return await self._reject(message, "handler_error", f"{type(exc).__name__}: {exc}")
-        return True
-
-    async def _reject(self, message: Message, reason: str, detail: str) -> bool:
-        self._count_rejected(reason)
-        if self._dead_letter is None:
-            log.warning("rejected message on %s: %s (%s)", message.topic, reason, detail)
-            return True
-        try:
-            await self._dead_letter(message, reason, detail)
-        except Exception:
-            # Not acknowledged: the broker redelivers it once we can store it again.
-            log.exception("could not dead-letter a message on %s", message.topic)
-            return False
-        return True
+        self._dispatcher.submit(message, partial(self._ack, msg.mid, msg.qos, self._conn.generation))
 
     def _ack(self, mid: int, qos: int, generation: int) -> None:
         # An ack belongs to the connection that delivered the message; after a reconnect the broker
-        # redelivers instead, and the duplicate check above absorbs it.
+        # redelivers instead, and the dispatcher's duplicate memory absorbs it.
         if qos > 0 and generation == self._conn.generation and self._client is not None:
             self._client.ack(mid, qos)
 
@@ -511,10 +401,6 @@ class MqttLink(Service):
     def _count_out(self) -> None:
         if self._metrics is not None:
             self._metrics.mqtt_messages_out.inc()
-
-    def _count_rejected(self, reason: str) -> None:
-        if self._metrics is not None:
-            self._metrics.mqtt_rejected.labels(reason).inc()
 
     def _set_connected_metric(self, connected: bool) -> None:
         if self._metrics is not None:

@@ -1,0 +1,103 @@
+"""Delivery of received messages to handlers: ordered lanes, duplicate memory, dead letters, acks.
+
+No paho here: the link hands in messages with an opaque ``ack`` callback and this module decides when
+to call it — only after the handler finished or the message was dead-lettered (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+from edge.metrics import Metrics
+from edge.mqtt.routing import DeadLetterSink, HandlerRejected, Message, TopicRouter
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[], None]
+_DEDUPE_MEMORY = 10_000
+_QOS0_QUEUE_LIMIT = 10_000
+
+
+class Dispatcher:
+    def __init__(self, router: TopicRouter, *, lanes: int, dead_letter: DeadLetterSink | None,
+                 metrics: Metrics | None) -> None:
+        self.router = router
+        self._dead_letter = dead_letter
+        self._metrics = metrics
+        self._lanes: list[asyncio.Queue[tuple[Message, Ack]]] = [asyncio.Queue() for _ in range(max(1, lanes))]
+        self._handled: OrderedDict[bytes, None] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._worker(lane), name=f"mqtt.lane[{index}]")
+                       for index, lane in enumerate(self._lanes)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def submit(self, message: Message, ack: Ack) -> None:
+        """Queue a message (called from the link's read callback; never blocks)."""
+        # Same first two levels (e.g. bwc/{device}) -> same lane -> that device's messages stay in order.
+        lane = self._lanes[hash("/".join(message.topic.split("/", 2)[:2])) % len(self._lanes)]
+        if message.qos == 0 and lane.qsize() >= _QOS0_QUEUE_LIMIT:
+            # QoS 1 is bounded by the broker (Receive Maximum); QoS 0 we shed, counted.
+            self._count_rejected("overload")
+            return
+        lane.put_nowait((message, ack))
+
+    async def _worker(self, lane: asyncio.Queue[tuple[Message, Ack]]) -> None:
+        while True:
+            message, ack = await lane.get()
+            digest = hashlib.blake2b(message.topic.encode() + b"\0" + message.payload, digest_size=16).digest()
+            if message.redelivered and digest in self._handled:
+                if self._metrics is not None:
+                    self._metrics.mqtt_duplicates.inc()
+                ack()
+                continue
+            if await self._dispatch(message):
+                self._handled[digest] = None
+                if len(self._handled) > _DEDUPE_MEMORY:
+                    self._handled.popitem(last=False)
+                ack()
+
+    async def _dispatch(self, message: Message) -> bool:
+        """Handle or dead-letter one message; False if neither succeeded (leave it unacknowledged)."""
+        route = self.router.match(message.topic)
+        if route is None:
+            return await self._reject(message, "unknown_topic", "no route for this topic")
+        if self._metrics is not None:
+            self._metrics.mqtt_messages_in.labels(route.name).inc()
+        try:
+            await route.handler(message)
+        except HandlerRejected as exc:
+            return await self._reject(message, exc.reason, exc.detail)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("handler for %s failed on %s", route.name, message.topic)
+            return await self._reject(message, "handler_error", f"{type(exc).__name__}: {exc}")
+        return True
+
+    async def _reject(self, message: Message, reason: str, detail: str) -> bool:
+        self._count_rejected(reason)
+        if self._dead_letter is None:
+            log.warning("rejected message on %s: %s (%s)", message.topic, reason, detail)
+            return True
+        try:
+            await self._dead_letter(message, reason, detail)
+        except Exception:
+            # Not acknowledged: the broker redelivers it once we can store it again.
+            log.exception("could not dead-letter a message on %s", message.topic)
+            return False
+        return True
+
+    def _count_rejected(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.mqtt_rejected.labels(reason).inc()
