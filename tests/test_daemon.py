@@ -127,3 +127,24 @@ async def test_dead_letters_are_stored_with_their_reason(mosquitto: Broker, make
     assert await run == 0
     assert rows[0]["reason"] == "invalid_json" and rows[0]["channel"] == f"{topic_prefix}/in"
     assert rows[0]["payload_size"] == 9
+
+
+def test_status_command_asks_the_running_daemon(tmp_path: Path, mosquitto: Broker) -> None:
+    port = free_port()
+    config = write_config(tmp_path, mosquitto, port)
+    status = [sys.executable, "-m", "edge.cli", "status", "--config", str(config)]
+    down = subprocess.run(status, capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1 and "not answering" in down.stderr
+    with subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
+                          stderr=subprocess.DEVNULL) as proc:
+        try:
+            wait_ready(port)
+            up = subprocess.run(status, capture_output=True, text=True, timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+    assert up.returncode == 0, up.stderr
+    report = json.loads(up.stdout)
+    assert report["ready"]["ready"] is True
+    assert report["status"]["station"]["id"] == "PROC-1"
+    assert {"mqtt", "http"} <= set(report["status"]["services"])
