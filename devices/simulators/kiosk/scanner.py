@@ -1,0 +1,77 @@
+"""Simulated serial QR/barcode scanner on a pty (manual/serial trigger mode)."""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from devices.simulators.kiosk.pty_link import PtyDevice
+from edge.kiosk.scanner.codec import TRIGGER_OFF, TRIGGER_ON
+
+
+class QrScannerSim:
+    """Codes queued with present() are emitted while the trigger is on (or at once in presentation mode)."""
+
+    FAULTS: tuple[str, ...] = ("code", "no_suffix", "presentation", "garbage", "split", "silent", "unplug", "replug")
+
+    def __init__(self, link_dir: Path, *, baud: int = 9600, name: str = "scanner", suffix: bytes = b"\r") -> None:
+        self.port = PtyDevice(name, link_dir, baud, chunk=8)
+        self.port.on_data = self._on_data
+        self.suffix = suffix
+        self.no_suffix = False
+        self.presentation = False
+        self.triggered = False
+        self.trigger_commands: list[bytes] = []
+        self._pending: deque[bytes] = deque()
+        self._rx = bytearray()
+
+    @property
+    def path(self) -> Path:
+        return self.port.path
+
+    async def start(self) -> None:
+        await self.port.start()
+
+    async def stop(self) -> None:
+        await self.port.stop()
+
+    def present(self, code: str | bytes) -> None:
+        """A citizen holds a code in front of the scanner."""
+        self._pending.append(code.encode() if isinstance(code, str) else code)
+        self._emit()
+
+    def set_fault(self, fault: str, value: Any = True) -> None:
+        if fault == "code":
+            self.present(str(value))
+        elif fault in ("no_suffix", "presentation"):
+            setattr(self, fault, bool(value))
+            self._emit()
+        elif fault == "garbage":
+            self.port.garbage_next = int(value) if value is not True else 8
+        elif fault in ("split", "silent"):
+            setattr(self.port, fault, bool(value))
+        elif fault == "unplug":
+            self.port.unplug()
+        elif fault == "replug":
+            self.port.plug()
+        else:
+            raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
+
+    def _emit(self) -> None:
+        while self._pending and (self.triggered or self.presentation):
+            code = self._pending.popleft()
+            self.port.send(code + (b"" if self.no_suffix else self.suffix))
+            self.triggered = False  # one good read ends a manual trigger, as real scanners do
+
+    def _on_data(self, data: bytes) -> None:
+        self._rx += data
+        while (idx := self._rx.find(b"\r")) >= 0:
+            cmd = bytes(self._rx[: idx + 1])
+            del self._rx[: idx + 1]
+            self.trigger_commands.append(cmd)
+            if cmd.endswith(TRIGGER_ON):
+                self.triggered = True
+                self._emit()
+            elif cmd.endswith(TRIGGER_OFF):
+                self.triggered = False
