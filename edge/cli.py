@@ -173,13 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(func=cmd_audit_verify)
 
+    sim = commands.add_parser("sim", help="run device and central-platform simulators", description=(
+        "Simulators for technicians: every device the station talks to, and the central platform. "
+        "See docs/simulators.md."))
+    simulators = sim.add_subparsers(dest="simulator", metavar="SIMULATOR", required=True)
+    for register_sim in _simulator_commands():
+        register_sim(simulators)
+
     for register in _plugin_commands():
         register(commands)
     return parser
 
 
-def _plugin_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    """Domain command groups (devices, sim, ...) register themselves here."""
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _plugin_commands() -> list[Registrar]:
+    """Domain command groups (devices, cases, ...) register themselves here."""
+    return []
+
+
+def _simulator_commands() -> list[Registrar]:
+    """Each domain's simulators register under ``station-edge sim`` here (bodycams, kiosk, central, ...)."""
     return []
 
 

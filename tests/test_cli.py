@@ -9,7 +9,7 @@ from edge import __version__
 from edge.cli import build_parser, main
 
 COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"],
-            ["token"], ["token", "new"]]
+            ["token"], ["token", "new"], ["sim"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")
