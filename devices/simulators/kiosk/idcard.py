@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.simulators.kiosk.cards import SAMPLE_CARDS, sample_photo
-from devices.simulators.kiosk.pty_link import PtyDevice
+from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.idcard import codec
 from edge.kiosk.idcard.codec import Command, Frame, Status
 from edge.kiosk.idcard.record import encode_text_block
@@ -25,12 +25,8 @@ class IdCardReaderSim:
         "card",  # value: sample card key, or "" to remove the card
         "remove_mid_read",  # next read fails (SW 41) and the card is gone
         "checksum_errors",  # value: number of next replies with a corrupted CHK
-        "garbage",  # value: junk bytes before the next reply
-        "split",  # bool: replies in small chunks with pauses
-        "silent",  # bool: no replies
         "sam_failure",  # bool: SAM status answers 60 (self-test failed)
-        "unplug",
-        "replug",
+        *LINE_FAULTS,  # garbage (junk before the next reply), split, silent, unplug, replug
     )
 
     def __init__(self, link_dir: Path, *, baud: int = 115200, name: str = "idcard", read_delay: float = 0.0) -> None:
@@ -66,22 +62,16 @@ class IdCardReaderSim:
         self.card = ""
 
     def set_fault(self, fault: str, value: Any = True) -> None:
+        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
+            return
         if fault == "card":
             self.insert(str(value)) if value else self.remove()
         elif fault == "remove_mid_read":
             self.remove_mid_read = bool(value)
         elif fault == "checksum_errors":
             self.checksum_errors = int(value)
-        elif fault == "garbage":
-            self.port.garbage_next = int(value) if value is not True else 16
-        elif fault in ("split", "silent"):
-            setattr(self.port, fault, bool(value))
         elif fault == "sam_failure":
             self.sam_failure = bool(value)
-        elif fault == "unplug":
-            self.port.unplug()
-        elif fault == "replug":
-            self.port.plug()
         else:
             raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
 

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from devices.simulators.kiosk.pty_link import PtyDevice
+from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.payment import ecr
 from edge.kiosk.payment.ecr import Code, ResultCode, TransactionResult
 
@@ -24,11 +24,7 @@ class PaymentTerminalSim:
         "drop_ack_next",  # value: receive the next n messages but send no ACK
         "checksum_errors",  # value: corrupt the LRC of the next n outgoing messages
         "reboot_mid_sale",  # value: "before" (sale lost) or "after" (approved, result never sent)
-        "garbage",
-        "split",
-        "silent",
-        "unplug",
-        "replug",
+        *LINE_FAULTS,
     )
 
     def __init__(
@@ -79,6 +75,8 @@ class PaymentTerminalSim:
         await self.port.stop()
 
     def set_fault(self, fault: str, value: Any = True) -> None:
+        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
+            return
         if fault in ("approve", "duplicate_ack"):
             setattr(self, fault, value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes"))
         elif fault == "host_delay":
@@ -87,14 +85,6 @@ class PaymentTerminalSim:
             setattr(self, fault, int(value))
         elif fault == "reboot_mid_sale":
             self.reboot_mid_sale = "before" if value is True else str(value)
-        elif fault == "garbage":
-            self.port.garbage_next = int(value) if value is not True else 16
-        elif fault in ("split", "silent"):
-            setattr(self.port, fault, bool(value))
-        elif fault == "unplug":
-            self.port.unplug()
-        elif fault == "replug":
-            self.port.plug()
             self._decoder.reset()
         else:
             raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")

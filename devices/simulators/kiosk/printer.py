@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.simulators.kiosk.escpos_interp import EscPosInterpreter, Receipt
-from devices.simulators.kiosk.pty_link import PtyDevice
+from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.printer.status import PaperState, PrinterHealth, encode_asb, encode_dle_eot
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,7 @@ class EscPosPrinterSim:
         "cutter_error",  # bool: set now (the next cut jams) / clear
         "jam_next_cut",  # the next cut raises an autocutter error
         "paper_out_next_job",  # paper runs out during the next job: no cut, printer offline
-        "garbage",
-        "split",
-        "silent",
-        "unplug",
-        "replug",
+        *LINE_FAULTS,
     )
 
     def __init__(
@@ -62,6 +58,10 @@ class EscPosPrinterSim:
         await self.port.stop()
 
     def set_fault(self, fault: str, value: Any = True) -> None:
+        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
+            if fault == "replug":
+                self._interp = self._new_interp()  # a replugged printer starts from a clean state
+            return
         if fault == "paper":
             self._change(paper=PaperState(str(value)), paper_end_stop=str(value) == "out")
         elif fault == "cover_open":
@@ -72,15 +72,6 @@ class EscPosPrinterSim:
             self.jam_next_cut = bool(value)
         elif fault == "paper_out_next_job":
             self.paper_out_next_job = bool(value)
-        elif fault == "garbage":
-            self.port.garbage_next = int(value) if value is not True else 16
-        elif fault in ("split", "silent"):
-            setattr(self.port, fault, bool(value))
-        elif fault == "unplug":
-            self.port.unplug()
-        elif fault == "replug":
-            self.port.plug()
-            self._interp = self._new_interp()
         else:
             raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
 

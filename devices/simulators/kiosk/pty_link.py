@@ -26,6 +26,9 @@ def wire_time(n_bytes: int, baud: int) -> float:
     return n_bytes * BITS_PER_BYTE / baud
 
 
+LINE_FAULTS: tuple[str, ...] = ("garbage", "split", "silent", "unplug", "replug")
+
+
 class PtyDevice:
     """Pseudo-terminal endpoint: paced output, paced input delivery, and faults.
 
@@ -98,6 +101,20 @@ class PtyDevice:
         while not self._queue.empty():
             self._queue.get_nowait()
             self._queue.task_done()
+
+    def apply_line_fault(self, fault: str, value: object = True, *, garbage_bytes: int = 16) -> bool:
+        """Faults of the cable rather than the device; True if ``fault`` was one of LINE_FAULTS."""
+        if fault == "garbage":
+            self.garbage_next = garbage_bytes if value is True else int(value)  # type: ignore[call-overload]
+        elif fault in ("split", "silent"):
+            setattr(self, fault, bool(value))
+        elif fault == "unplug":
+            self.unplug()
+        elif fault == "replug":
+            self.plug()
+        else:
+            return False
+        return True
 
     def _readable(self) -> None:
         try:

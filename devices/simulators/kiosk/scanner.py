@@ -6,14 +6,14 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from devices.simulators.kiosk.pty_link import PtyDevice
+from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.scanner.codec import TRIGGER_OFF, TRIGGER_ON
 
 
 class QrScannerSim:
     """Codes queued with present() are emitted while the trigger is on (or at once in presentation mode)."""
 
-    FAULTS: tuple[str, ...] = ("code", "no_suffix", "presentation", "garbage", "split", "silent", "unplug", "replug")
+    FAULTS: tuple[str, ...] = ("code", "no_suffix", "presentation", *LINE_FAULTS)
 
     def __init__(self, link_dir: Path, *, baud: int = 9600, name: str = "scanner", suffix: bytes = b"\r") -> None:
         self.port = PtyDevice(name, link_dir, baud, chunk=8)
@@ -42,19 +42,13 @@ class QrScannerSim:
         self._emit()
 
     def set_fault(self, fault: str, value: Any = True) -> None:
+        if self.port.apply_line_fault(fault, value, garbage_bytes=8):
+            return
         if fault == "code":
             self.present(str(value))
         elif fault in ("no_suffix", "presentation"):
             setattr(self, fault, bool(value))
             self._emit()
-        elif fault == "garbage":
-            self.port.garbage_next = int(value) if value is not True else 8
-        elif fault in ("split", "silent"):
-            setattr(self.port, fault, bool(value))
-        elif fault == "unplug":
-            self.port.unplug()
-        elif fault == "replug":
-            self.port.plug()
         else:
             raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
 
