@@ -49,6 +49,9 @@ class BrokerConfig:
     password_file: Path | None = None
     acl_file: Path | None = None
     persistence: bool = False
+    # Messages the broker holds per client session while it is away or behind (QoS 1); a benchmark
+    # that pre-loads a session's queue raises it.
+    max_queued_messages: int = 100_000
 
     @property
     def conf_path(self) -> Path:
@@ -63,7 +66,7 @@ class BrokerConfig:
             "protocol mqtt",
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",
             "max_inflight_messages 1000",
-            "max_queued_messages 100000",
+            f"max_queued_messages {self.max_queued_messages}",
             "log_dest stderr",
             "log_type error",
             "log_type warning",

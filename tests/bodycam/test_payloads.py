@@ -216,8 +216,9 @@ def test_command_round_trip_and_camera_side_checks() -> None:
 
 def test_alert_round_trip() -> None:
     alert = AlertPayload(
-        v=1, station_id="st-futian-01", seq=9, msg_id="a9", ts=NOW, kind="sos", severity="critical",
-        device_id="cam-0001", officer_no="123456", message="SOS from cam-0001",
+        v=1, station_id="st-futian-01", seq=9, msg_id="a9", ts=NOW, key="sos:cam-0001", kind="bodycam.sos",
+        state="raised", severity="critical", subject="device:cam-0001", message="SOS from cam-0001",
+        details={"device_id": "cam-0001", "officer_no": "123456", "gps": None},
     )  # fmt: skip
     out = encode_alert(alert)
     assert out.topic == "edge/st-futian-01/alerts"
@@ -225,12 +226,16 @@ def test_alert_round_trip() -> None:
     with pytest.raises(PayloadRejected) as info:
         decode_alert("edge/st-other/alerts", out.payload)
     assert info.value.reason is RejectReason.TOPIC_MISMATCH
+    with pytest.raises(PayloadRejected) as info:
+        decode_alert(out.topic, out.payload.replace(b"bodycam.sos", b"SOS"))
+    assert info.value.reason is RejectReason.SCHEMA_VIOLATION
 
 
 def test_encoder_refuses_to_break_the_contract() -> None:
     big = AlertPayload(
-        v=1, station_id="st-1", seq=1, msg_id="a", ts=NOW, kind="offline", severity="info",
-        message="x" * 200, file_name="f" * 100,
+        v=1, station_id="st-1", seq=1, msg_id="a", ts=NOW, key="k" * 200, kind="bodycam.offline",
+        state="cleared", severity="info", subject="s" * 200, message="x" * 500,
+        details={f"k{i}": "f" * 40 for i in range(32)},
     )  # fmt: skip
     assert encode_alert(big)  # the largest valid alert fits
     status = StatusPayload(**env(), state="online", session=1, serial="BW00001", model="m" * 200, fw="f" * 200)

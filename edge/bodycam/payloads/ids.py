@@ -18,6 +18,8 @@ from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,31}"
 # GA/T 947 device serial: 7 characters.
 SERIAL_PATTERN = r"[A-Z0-9]{7}"
+# As edge.config accepts for station.id (2-32 characters).
+STATION_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{1,31}"
 # GA/T 947 officer number (6) and unit (public security organ) number (12).
 OFFICER_NO_PATTERN = r"[0-9]{6}"
 UNIT_NO_PATTERN = r"[0-9]{12}"
@@ -47,7 +49,7 @@ def _to_utc(value: datetime) -> datetime:
 
 
 DeviceId = Annotated[str, StringConstraints(pattern=_anchored(DEVICE_ID_PATTERN))]
-StationId = Annotated[str, StringConstraints(pattern=_anchored(DEVICE_ID_PATTERN))]
+StationId = Annotated[str, StringConstraints(pattern=_anchored(STATION_ID_PATTERN))]
 Serial = Annotated[str, StringConstraints(pattern=_anchored(SERIAL_PATTERN))]
 OfficerNo = Annotated[str, StringConstraints(pattern=_anchored(OFFICER_NO_PATTERN))]
 UnitNo = Annotated[str, StringConstraints(pattern=_anchored(UNIT_NO_PATTERN))]

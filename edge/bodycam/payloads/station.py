@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from edge.bodycam.payloads.camera import Envelope, GpsFix, Strict
+from edge.bodycam.payloads.camera import Envelope, Strict
 from edge.bodycam.payloads.ids import (
-    DeviceId,
     FileName,
     MsgId,
-    OfficerNo,
     Seq,
     ShortText,
     StationId,
@@ -65,30 +63,27 @@ AnyCommand = TimeSync | RecordStartCmd | RecordStopCmd | RequestUpload | StartLi
 CommandPayload = Annotated[AnyCommand, Field(discriminator="cmd")]
 COMMAND_NAMES: tuple[str, ...] = ("time_sync", "record_start", "record_stop", "request_upload", "start_live")
 
-AlertKind = Literal[
-    "sos",
-    "sos_clear",
-    "offline",
-    "low_battery",
-    "low_storage",
-    "clock_drift",
-    "footage_overdue",
-]
+# Dotted kinds, domain first: bodycam.sos, footage.quarantined, disk.critical (see edge.alerts).
+AlertKindText = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$", max_length=64)]
 
 
 class AlertPayload(Strict):
-    """``edge/{station_id}/alerts`` — one alert raised (or cleared) by the station."""
+    """``edge/{station_id}/alerts`` — one transition of a station alert, as ``edge.alerts.AlertBus`` sends it.
+
+    Generic on purpose: every domain raises alerts through the same bus, so the payload carries the
+    condition's ``key``, a dotted ``kind`` and free ``details`` rather than body-camera fields.
+    """
 
     v: Literal[1]
     station_id: StationId
-    seq: Seq  # per station
+    seq: Seq  # per station process, increasing; restarts at 1 (use msg_id for identity)
     msg_id: MsgId
-    ts: UtcDatetime  # station clock when raised
-    kind: AlertKind
+    ts: UtcDatetime  # station clock at the transition
+    key: Annotated[str, StringConstraints(min_length=1, max_length=200)]  # the condition, e.g. sos:cam-0001
+    kind: AlertKindText
+    state: Literal["raised", "changed", "cleared"]
     severity: Literal["critical", "warning", "info"]
-    device_id: DeviceId | None = None  # None: a station-wide alert
-    officer_no: OfficerNo | None = None
-    message: ShortText
-    gps: GpsFix | None = None
-    device_ts: UtcDatetime | None = None  # the device's own time of the triggering message, if any
-    file_name: FileName | None = None
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200)]  # device:cam-0001, station
+    message: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    # Kind-specific facts (device_ts, gps, file_name, battery_pct...); bounded so an alert fits 4096 bytes.
+    details: Annotated[dict[str, Any], Field(max_length=32)]

@@ -1,0 +1,81 @@
+"""The ``[bodycam]`` config section: broker provisioning, liveness, thresholds, clocks, deadlines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class BodycamConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Broker files written by provisioning (None: this station does not manage its broker's accounts).
+    broker_password_file: Path | None = None
+    broker_acl_file: Path | None = None
+    # Run after the files changed so the broker re-reads them (Mosquitto reloads on SIGHUP).
+    broker_reload_command: list[str] = ["systemctl", "reload", "mosquitto"]
+    # A camera that sent nothing for this long is offline even if the broker never fired its will.
+    heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    battery_warning_pct: Annotated[int, Field(ge=0, le=100)] = 20
+    battery_critical_pct: Annotated[int, Field(ge=0, le=100)] = 10
+    storage_warning_mb: Annotated[int, Field(ge=0)] = 4_000
+    storage_critical_mb: Annotated[int, Field(ge=0)] = 1_000
+    # Smoothed |device - gateway| clock offset beyond which we alert and send time_sync...
+    clock_drift_bound_s: Annotated[float, Field(gt=0)] = 3.0
+    # ...once it stayed beyond the bound for this long on the gateway's clock and over this many messages:
+    # a backlog flushed after an outage or a broker queue delays messages for a while, a drifting clock
+    # stays off. (A queue that delays everything for longer than this is indistinguishable from drift.)
+    clock_drift_persist_s: Annotated[float, Field(ge=0)] = 60.0
+    clock_drift_min_samples: Annotated[int, Field(ge=1)] = 5
+    # The alert clears once the offset is back within this (hysteresis); None: half the bound.
+    clock_drift_clear_s: Annotated[float, Field(gt=0)] | None = None
+    # At most one time_sync command per device this often, however long its clock stays off.
+    time_sync_interval_s: Annotated[float, Field(gt=0)] = 600.0
+    # Footage must be ingested within this many hours of the officer's shift end (or of its announcement
+    # when no shift covers the file).
+    upload_deadline_h: Annotated[float, Field(gt=0)] = 24.0
+    # Device timestamps further than this from the receive time are refused (timestamp_out_of_range).
+    max_payload_skew_s: Annotated[float, Field(gt=0)] = 86_400.0
+    # GPS/telemetry rows are written in batches of this size or after this delay, whichever comes first.
+    telemetry_batch_rows: Annotated[int, Field(ge=1, le=10_000)] = 200
+    telemetry_batch_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    # How often the overdue-footage and heartbeat checks run.
+    check_interval_s: Annotated[float, Field(gt=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _clear_within_bound(self) -> BodycamConfig:
+        if self.clock_drift_clear_s is not None and self.clock_drift_clear_s >= self.clock_drift_bound_s:
+            raise ValueError("clock_drift_clear_s must be below clock_drift_bound_s (hysteresis)")
+        return self
+
+    @property
+    def heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=self.heartbeat_timeout_s)
+
+    @property
+    def clock_drift_bound(self) -> timedelta:
+        return timedelta(seconds=self.clock_drift_bound_s)
+
+    @property
+    def clock_drift_clear(self) -> timedelta:
+        clear = self.clock_drift_bound_s / 2 if self.clock_drift_clear_s is None else self.clock_drift_clear_s
+        return timedelta(seconds=clear)
+
+    @property
+    def clock_drift_persist(self) -> timedelta:
+        return timedelta(seconds=self.clock_drift_persist_s)
+
+    @property
+    def time_sync_interval(self) -> timedelta:
+        return timedelta(seconds=self.time_sync_interval_s)
+
+    @property
+    def upload_deadline(self) -> timedelta:
+        return timedelta(hours=self.upload_deadline_h)
+
+    @property
+    def max_payload_skew(self) -> timedelta:
+        return timedelta(seconds=self.max_payload_skew_s)
