@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import multiprocessing
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -93,7 +94,8 @@ class MediaProber:
         if self._kind == "thread":
             return ThreadPoolExecutor(self._workers, thread_name_prefix="media")
         # spawn, not fork: forking a process that runs threads (asyncio's, SQLite's writer) can deadlock.
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_ignore_interrupts)
 
     def _replace_pool(self, broken: Executor) -> None:
         if self._pool is broken and not self._closed:
@@ -106,3 +108,9 @@ async def _size(path: Path) -> int:
         return (await asyncio.to_thread(path.stat)).st_size
     except OSError:
         return 0
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C in a terminal reaches the whole process group, but shutting the pool
+    down is the parent's job; a worker that dies on SIGINT only prints a traceback and loses the probe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

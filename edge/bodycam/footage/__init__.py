@@ -1,0 +1,1 @@
+"""Footage ingest: resumable uploads, dock ingest, immutable storage, custody, retention, disk safety."""

@@ -1,0 +1,46 @@
+"""Accounting against the body-camera domain (issue 3): the ``file`` announcement, clock offset, officer.
+
+The single place where footage ingest calls issue 3's tables: ``expected_footage.fulfil`` (name, size,
+hash), the device's measured clock offset and the device-to-officer assignment at recording time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from edge.store import enrolment, expected_footage
+from edge.store import footage as rows
+from edge.store.queries import Queries, Tx
+
+log = logging.getLogger(__name__)
+
+
+def fulfil_announcement(tx: Tx, *, device_id: str, file_name: str, size: int, sha256: str,
+                        footage_id: int) -> dict[str, Any] | None:
+    """Mark the camera's ``file`` announcement received. Returns the announcement (its ``hold_reason`` says
+    whether the footage must be held: marked, SOS) or None if the camera never announced this file."""
+    row = expected_footage.fulfil(tx, device_id, file_name, size, sha256, str(footage_id))
+    if row is not None and row.get("mismatch"):
+        log.warning("footage %d (%s/%s) differs from its announcement (size %s vs %s)", footage_id, device_id,
+                    file_name, size, row.get("size_bytes"))
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    recorded_at_station: datetime | None  # device time corrected by the measured clock offset
+    clock_offset_ms: int | None  # device minus station; None when never measured
+    officer_no: str | None
+
+
+def attribute(q: Queries, device_id: str, recorded_at: datetime | None) -> Attribution:
+    """Officer and corrected recording time; the original device time stays in ``recorded_at``."""
+    if recorded_at is None:
+        return Attribution(None, None, None)
+    offset_ms = rows.device_clock_offset_ms(q, device_id)
+    corrected = recorded_at - timedelta(milliseconds=offset_ms) if offset_ms is not None else recorded_at
+    assignment = enrolment.assignment_at(q, device_id, corrected)
+    return Attribution(corrected, offset_ms, assignment["officer_no"] if assignment else None)

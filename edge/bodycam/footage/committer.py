@@ -1,0 +1,213 @@
+"""Turning a fully received file into footage: verify, seal, one transaction, then probe.
+
+Order (each step durable before the next): the ingest row goes to ``finalizing`` with the computed hash and
+the target path; the file is made read-only and moved into place (directories fsynced); then one
+transaction writes the footage row, its custody entry, its outbox row and the ingest's final state. A crash
+between any two steps is finished at the next start by reconciliation, which knows the target from the
+``finalizing`` row and re-hashes the file before registering it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from edge.alerts import Alert, AlertBus, Severity
+from edge.bodycam.footage import accounting
+from edge.bodycam.footage.config import FootageConfig
+from edge.bodycam.footage.layout import Layout, seal, sha256_file
+from edge.bodycam.footage.metrics import FootageMetrics
+from edge.bodycam.footage.names import extension
+from edge.bodycam.media import MediaProber
+from edge.store import Store, Tx, custody, outbox
+from edge.store import footage as rows
+from edge.store.outbox import FileRef, OutboxEntry, Priority
+from edge.timeutil import from_iso, to_iso, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: str  # complete | quarantined | duplicate
+    footage_id: int
+    sha256: str
+
+
+class Ingestor:
+    def __init__(self, store: Store, layout: Layout, alerts: AlertBus, config: FootageConfig,
+                 metrics: FootageMetrics, prober: MediaProber | None) -> None:
+        self._store = store
+        self._layout = layout
+        self._alerts = alerts
+        self._config = config
+        self._metrics = metrics
+        self._prober = prober
+        self._probes: set[asyncio.Task[None]] = set()
+
+    async def finalize(self, ingest: dict[str, Any], part: Path, computed: str) -> Outcome:
+        """``part`` is complete and fsynced and hashes to ``computed``."""
+        declared = ingest["declared_sha256"]
+        good = declared is None or declared == computed
+        ext = extension(ingest["file_name"])
+        if good:
+            existing = await self._store.read(lambda q: rows.good_by_sha(q, computed))
+            if existing is not None:
+                return await self._duplicate(ingest, part, existing)
+        rel = self._layout.good_rel(computed, ext) if good else self._layout.quarantine_rel(ingest["id"], computed, ext)
+        await self._store.write(lambda tx: rows.ingest_update(
+            tx, ingest["id"], state="finalizing", sha256=computed, target_path=rel))
+        await self.place(part, rel, computed)
+        return await self.commit(ingest, rel, computed, good=good)
+
+    async def place(self, part: Path, rel: str, sha256: str) -> None:
+        """Seal ``part`` at ``rel``; if identical content is already there (a race, a past orphan), keep that."""
+        target = self._layout.path(rel)
+        try:
+            await asyncio.to_thread(seal, part, target)
+        except FileExistsError:
+            if await asyncio.to_thread(sha256_file, target) != sha256:
+                raise RuntimeError(f"{rel} exists with other content; refusing to touch it") from None
+            await asyncio.to_thread(part.unlink)
+
+    async def commit(self, ingest: dict[str, Any], rel: str, sha256: str, *, good: bool) -> Outcome:
+        size = ingest["length"]
+        recorded = from_iso(ingest["recorded_at"]) if ingest["recorded_at"] else None
+        now = utcnow()
+        held = bool(ingest["marked"])
+        retain_until = None if held else to_iso(now + timedelta(days=self._config.routine_retention_days))
+
+        def write(tx: Tx) -> Outcome:
+            held = bool(ingest["marked"])
+            if good and (existing := rows.good_by_sha(tx, sha256)) is not None:
+                return self._record_duplicate(tx, ingest, existing)
+            who = accounting.attribute(tx, ingest["device_id"], recorded)
+            footage_id = rows.insert(tx, {
+                "sha256": sha256, "size": size, "path": rel, "state": "good" if good else "quarantined",
+                "device_id": ingest["device_id"], "file_name": ingest["file_name"], "source": ingest["source"],
+                "ingest_id": ingest["id"], "declared_sha256": ingest["declared_sha256"], "marked": int(held),
+                "hold": int(held), "hold_reason": "marked on the camera" if held else None,
+                "recorded_at": ingest["recorded_at"],
+                "recorded_at_station": to_iso(who.recorded_at_station) if who.recorded_at_station else None,
+                "clock_offset_ms": who.clock_offset_ms, "officer_no": who.officer_no, "ingested_at": to_iso(now),
+                "retain_until": retain_until,
+            })
+            details = {"sha256": sha256, "size": size, "device_id": ingest["device_id"], "path": rel,
+                       "file_name": ingest["file_name"], "source": ingest["source"], "ingest_id": ingest["id"]}
+            if good:
+                custody.append(tx, actor=ingest["actor"], action="footage.ingested", subject=f"footage:{footage_id}",
+                               reason=f"{ingest['source']} ingest, SHA-256 verified", details=details, at=now)
+                announced = accounting.fulfil_announcement(
+                    tx, device_id=ingest["device_id"], file_name=ingest["file_name"], size=size, sha256=sha256,
+                    footage_id=footage_id)
+                if announced and not announced.get("mismatch") and announced.get("hold_reason") and not held:
+                    # The camera announced it as marked or SOS-covered: permanent hold, evidence priority.
+                    rows.set_hold(tx, footage_id, hold=True, reason=f"announced: {announced['hold_reason']}",
+                                  retain_until=None)
+                    custody.append(tx, actor="system:bodycam", action="footage.hold", subject=f"footage:{footage_id}",
+                                   reason=f"announced by the camera as {announced['hold_reason']}")
+                    held = True
+                outbox.enqueue(tx, OutboxEntry(
+                    "footage.file", Priority.EVIDENCE if held else Priority.ROUTINE, f"footage:{sha256}",
+                    file=FileRef(self._layout.path(rel), size, sha256)))
+            else:
+                custody.append(tx, actor=ingest["actor"], action="footage.quarantined",
+                               subject=f"footage:{footage_id}",
+                               reason=f"SHA-256 mismatch: declared {ingest['declared_sha256']}, received {sha256}",
+                               details=details, at=now)
+            rows.ingest_update(tx, ingest["id"], state="complete" if good else "quarantined",
+                               footage_id=footage_id, received=size)
+            return Outcome("complete" if good else "quarantined", footage_id, sha256)
+
+        result = await self._store.write(write)
+        self._metrics.ingested.labels(ingest["source"], result.state).inc()
+        if result.state == "quarantined":
+            log.warning("quarantined %s from %s: hash mismatch", ingest["file_name"], ingest["device_id"])
+            await self._alerts.raise_alert(Alert(
+                f"footage.quarantined:{ingest['id']}", "footage.quarantined", Severity.WARNING,
+                f"device:{ingest['device_id']}",
+                f"{ingest['file_name']}: received content does not match the declared SHA-256; kept in quarantine",
+                {"footage_id": result.footage_id, "declared": ingest["declared_sha256"], "received": sha256}))
+        elif result.state == "complete":
+            log.info("ingested %s from %s as footage %d", ingest["file_name"], ingest["device_id"], result.footage_id)
+        if result.state != "duplicate":
+            self.schedule_probe(result.footage_id, rel, sha256)
+        return result
+
+    async def _duplicate(self, ingest: dict[str, Any], part: Path, existing: dict[str, Any]) -> Outcome:
+        result = await self._store.write(lambda tx: self._record_duplicate(tx, ingest, existing))
+        # The same bytes are already stored and recorded: this copy is redundant, not evidence.
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(os.unlink, part)
+        self._metrics.ingested.labels(ingest["source"], "duplicate").inc()
+        return result
+
+    def _record_duplicate(self, tx: Tx, ingest: dict[str, Any], existing: dict[str, Any]) -> Outcome:
+        custody.append(tx, actor=ingest["actor"], action="footage.duplicate_received",
+                       subject=f"footage:{existing['id']}",
+                       reason="the same content was received again; kept once",
+                       details={"ingest_id": ingest["id"], "file_name": ingest["file_name"],
+                                "device_id": ingest["device_id"], "source": ingest["source"]})
+        rows.ingest_update(tx, ingest["id"], state="duplicate", footage_id=existing["id"], sha256=existing["sha256"],
+                           received=ingest["length"])
+        return Outcome("duplicate", existing["id"], existing["sha256"])
+
+    # -- probing ---------------------------------------------------------------------------------
+
+    def schedule_probe(self, footage_id: int, rel: str, sha256: str) -> None:
+        if self._prober is None:
+            return
+        task = asyncio.create_task(self._probe(footage_id, rel, sha256), name=f"footage.probe[{footage_id}]")
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, footage_id: int, rel: str, sha256: str) -> None:
+        assert self._prober is not None
+        path = self._layout.path(rel)
+        started = asyncio.get_running_loop().time()
+        try:
+            info = await self._prober.probe(path)
+            thumb_rel: str | None = self._layout.thumb_rel(sha256)
+            if info.damaged or not await self._prober.thumbnail(path, self._layout.path(thumb_rel or "")):
+                thumb_rel = None
+        except RuntimeError as exc:  # prober closed during shutdown: the row stays pending for next start
+            log.info("probe of footage %d deferred: %s", footage_id, exc)
+            return
+        self._metrics.probe_seconds.observe(asyncio.get_running_loop().time() - started)
+        media = {k: v for k, v in dataclasses.asdict(info).items() if k not in ("damaged", "problems")}
+
+        def write(tx: Tx) -> None:
+            rows.set_probe(tx, footage_id, media=media, damaged=info.damaged, problems=list(info.problems),
+                           thumbnail=thumb_rel)
+            if info.damaged:
+                custody.append(tx, actor="system:probe", action="footage.flagged_damaged",
+                               subject=f"footage:{footage_id}", reason="; ".join(info.problems) or "damaged",
+                               details={"problems": list(info.problems)})
+
+        await self._store.write(write)
+        if info.damaged:
+            self._metrics.damaged.inc()
+            await self._alerts.raise_alert(Alert(
+                f"footage.damaged:{footage_id}", "footage.damaged", Severity.WARNING, f"footage:{footage_id}",
+                f"footage {footage_id} is damaged and kept as received: {'; '.join(info.problems)}",
+                {"footage_id": footage_id, "problems": list(info.problems)}))
+
+    async def probe_backlog(self) -> None:
+        for row in await self._store.read(rows.pending_probes):
+            self.schedule_probe(row["id"], row["path"], row["sha256"])
+
+    async def idle(self) -> None:
+        """Wait for running probes (tests and shutdown)."""
+        while self._probes:
+            await asyncio.gather(*list(self._probes), return_exceptions=True)
+
+    def cancel_probes(self) -> None:
+        for task in list(self._probes):
+            task.cancel()

@@ -1,0 +1,196 @@
+"""Footage, ingest attempts and dock bookkeeping (SQL only; the rules live in edge/bodycam/footage/)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from edge.store.queries import Queries, Tx
+from edge.timeutil import to_iso, utcnow
+
+OPEN_INGEST_STATES = ("receiving", "finalizing")
+
+
+def _now() -> str:
+    return to_iso(utcnow())
+
+
+# -- ingests --------------------------------------------------------------------------------------
+
+
+def ingest_create(tx: Tx, values: Mapping[str, Any]) -> None:
+    row = dict(values)
+    row.setdefault("created_at", _now())
+    row.setdefault("updated_at", row["created_at"])
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    tx.execute(f"INSERT INTO ingests ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def ingest_get(q: Queries, ingest_id: str) -> dict[str, Any] | None:
+    return q.one("SELECT * FROM ingests WHERE id = ?", (ingest_id,))
+
+
+def ingest_update(tx: Tx, ingest_id: str, **changes: Any) -> None:
+    changes["updated_at"] = _now()
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    tx.execute(f"UPDATE ingests SET {assignments} WHERE id = ?", (*changes.values(), ingest_id))
+
+
+def ingests_in(q: Queries, states: Iterable[str], source: str | None = None) -> list[dict[str, Any]]:
+    wanted = tuple(states)
+    sql = f"SELECT * FROM ingests WHERE state IN ({', '.join('?' for _ in wanted)})"
+    params: list[Any] = list(wanted)
+    if source is not None:
+        sql += " AND source = ?"
+        params.append(source)
+    return q.all(sql + " ORDER BY created_at", params)
+
+
+# -- footage --------------------------------------------------------------------------------------
+
+
+def good_by_sha(q: Queries, sha256: str) -> dict[str, Any] | None:
+    return q.one("SELECT * FROM footage WHERE sha256 = ? AND state = 'good'", (sha256,))
+
+
+def insert(tx: Tx, values: Mapping[str, Any]) -> int:
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    result = tx.execute(f"INSERT INTO footage ({columns}) VALUES ({marks})", tuple(values.values()))
+    assert result.lastrowid is not None
+    return result.lastrowid
+
+
+def get(q: Queries, footage_id: int) -> dict[str, Any] | None:
+    row = q.one("SELECT * FROM footage WHERE id = ?", (footage_id,))
+    return None if row is None else _decoded(row)
+
+
+def listing(q: Queries, *, device_id: str | None, state: str | None, officer_no: str | None, limit: int
+            ) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM footage WHERE 1 = 1"
+    params: list[Any] = []
+    for column, value in (("device_id", device_id), ("state", state), ("officer_no", officer_no)):
+        if value is not None:
+            sql += f" AND {column} = ?"
+            params.append(value)
+    return [_decoded(r) for r in q.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))]
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["problems"] = json.loads(row["problems"])
+    row["media"] = json.loads(row["media"]) if row["media"] else None
+    row["marked"], row["hold"], row["damaged"] = bool(row["marked"]), bool(row["hold"]), bool(row["damaged"])
+    return row
+
+
+def set_probe(tx: Tx, footage_id: int, *, media: Mapping[str, Any], damaged: bool, problems: list[str],
+              thumbnail: str | None) -> None:
+    tx.execute(
+        "UPDATE footage SET probe_state = 'done', media = ?, damaged = ?, problems = ?, thumbnail = ? WHERE id = ?",
+        (json.dumps(dict(media), sort_keys=True), int(damaged), json.dumps(problems), thumbnail, footage_id),
+    )
+
+
+def pending_probes(q: Queries) -> list[dict[str, Any]]:
+    return q.all("SELECT id, path, sha256 FROM footage WHERE probe_state = 'pending' AND state != 'deleted'"
+                 " ORDER BY id")
+
+
+def set_hold(tx: Tx, footage_id: int, *, hold: bool, reason: str, retain_until: str | None) -> None:
+    tx.execute("UPDATE footage SET hold = ?, hold_reason = ?, retain_until = ? WHERE id = ?",
+               (int(hold), reason if hold else None, retain_until, footage_id))
+
+
+def all_files(q: Queries) -> list[dict[str, Any]]:
+    """Every footage row's path and state, for reconciliation against the disk."""
+    return q.all("SELECT id, path, state, sha256, thumbnail FROM footage")
+
+
+def retention_candidates(q: Queries, now: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Routine footage past retention whose outbox file entry the central platform acknowledged."""
+    # Case-linked footage is held even if the case domain has not set the hold flag yet.
+    linked = (" AND NOT EXISTS (SELECT 1 FROM case_links c WHERE c.footage_id = CAST(f.id AS TEXT)"
+              " AND c.state IN ('linked', 'review'))"
+              if q.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'case_links'") else "")
+    return q.all(
+        "SELECT f.* FROM footage f JOIN outbox o ON o.dedupe_key = 'footage:' || f.sha256"
+        " WHERE f.state = 'good' AND f.hold = 0 AND f.marked = 0 AND f.retain_until IS NOT NULL"
+        " AND f.retain_until < ? AND o.state = 'acked' AND o.receipt IS NOT NULL AND o.receipt != ''"
+        + linked + " ORDER BY f.retain_until LIMIT ?",
+        (now, limit),
+    )
+
+
+def tombstone(tx: Tx, footage_id: int, *, reason: str, at: str) -> None:
+    tx.execute("UPDATE footage SET state = 'deleted', deleted_at = ?, deleted_reason = ? WHERE id = ?",
+               (at, reason, footage_id))
+
+
+def totals(q: Queries) -> dict[str, dict[str, int]]:
+    return {
+        r["state"]: {"files": r["n"], "bytes": r["bytes"] or 0}
+        for r in q.all("SELECT state, COUNT(*) AS n, SUM(size) AS bytes FROM footage GROUP BY state")
+    }
+
+
+# -- dock -----------------------------------------------------------------------------------------
+
+
+def dock_known(q: Queries, device_id: str) -> dict[tuple[str, int, int], dict[str, Any]]:
+    rows = q.all("SELECT * FROM dock_files WHERE device_id = ?", (device_id,))
+    return {(r["rel_path"], r["size"], r["mtime_ns"]): r for r in rows}
+
+
+def dock_record(tx: Tx, *, device_id: str, rel_path: str, size: int, mtime_ns: int, ingest_id: str,
+                state: str, sha256: str | None = None, detail: str | None = None) -> None:
+    tx.execute(
+        "INSERT INTO dock_files (device_id, rel_path, size, mtime_ns, ingest_id, sha256, state, detail, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, rel_path, size, mtime_ns) DO UPDATE SET"
+        " ingest_id = excluded.ingest_id, sha256 = excluded.sha256, state = excluded.state,"
+        " detail = excluded.detail, updated_at = excluded.updated_at, attempts = dock_files.attempts + 1",
+        (device_id, rel_path, size, mtime_ns, ingest_id, sha256, state, detail, _now()),
+    )
+
+
+def dock_done(q: Queries, device_id: str) -> list[dict[str, Any]]:
+    """Files of a device that are safely stored here: the camera may erase them."""
+    return q.all(
+        "SELECT d.rel_path, d.size, d.sha256, i.footage_id, d.updated_at FROM dock_files d"
+        " JOIN ingests i ON i.id = d.ingest_id WHERE d.device_id = ? AND d.state = 'done'"
+        " AND i.state IN ('complete', 'duplicate') ORDER BY d.rel_path",
+        (device_id,),
+    )
+
+
+def dock_forget_copying(tx: Tx) -> int:
+    """Copies cut by a crash: forget them so the next scan copies the file again from the start."""
+    return tx.execute("DELETE FROM dock_files WHERE state = 'copying'").rowcount
+
+
+def device_clock_offset_ms(q: Queries, device_id: str) -> int | None:
+    """The body-camera registry's latest measured clock offset (device minus station), if any."""
+    if not q.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device_state'"):
+        return None
+    value = q.scalar("SELECT json_extract(state, '$.clock_offset_ms') FROM device_state WHERE device_id = ?",
+                     (device_id,))
+    return None if value is None else int(value)
+
+
+def case_hold(tx: Tx, footage_id: str, case_number: str, held: bool) -> None:
+    """The case domain's HoldHook: place or release the hold for one case, keeping any other hold reason."""
+    row = tx.one("SELECT marked, hold_reason FROM footage WHERE id = ?", (int(footage_id),))
+    if row is None:
+        return
+    reasons = [r for r in (row["hold_reason"] or "").split(",") if r and r != f"case:{case_number}"]
+    if held:
+        reasons.append(f"case:{case_number}")
+    on = bool(reasons) or bool(row["marked"])
+    # A released routine file gets its retention clock from ingest (retention is never shortened by a link).
+    tx.execute(
+        "UPDATE footage SET hold = ?, hold_reason = ?, retain_until = CASE WHEN ? THEN NULL ELSE"
+        " coalesce(retain_until, strftime('%Y-%m-%dT%H:%M:%fZ', ingested_at, '+183 days')) END WHERE id = ?",
+        (int(on), ",".join(reasons) or None, int(on), int(footage_id)),
+    )

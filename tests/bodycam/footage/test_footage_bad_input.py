@@ -1,0 +1,180 @@
+"""Bad input: each case gets a specific problem type and loses nothing already received."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+from support.footage import Station, run_station
+
+from devices.simulators.uploader import TUS, metadata
+
+PROBLEM = "urn:station-edge:problem:"
+
+
+async def _create(station: Station, length: str, **meta: str) -> tuple[int, dict[str, str], dict | None]:
+    cam = station.camera()
+    async with station.session.post(station.url + "/api/v1/uploads", headers={
+            **TUS, **cam.auth_headers, "Upload-Length": length, "Upload-Metadata": metadata(**meta)}) as r:
+        return r.status, dict(r.headers), (await r.json(content_type=None) if r.status >= 400 else None)
+
+
+async def _patch(station: Station, location: str, offset: int, body: bytes | io.BytesIO, **headers: str
+                 ) -> tuple[int, dict[str, str], dict | None]:
+    cam = station.camera()
+    data = io.BytesIO(body) if isinstance(body, bytes) else body  # aiohttp warns on large raw bytes
+    async with station.session.patch(station.url + location, data=data, headers={
+            **TUS, **cam.auth_headers, "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream", **headers}) as r:
+        return r.status, dict(r.headers), (await r.json(content_type=None) if r.status >= 400 else None)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "a\x00b.mp4", "dir\\clip.mp4", "..", "",
+                                  "C:clip.mp4", "a/b.mp4"])
+async def test_path_like_names_are_refused(station: Station, name: str) -> None:
+    status, _, problem = await _create(station, "100", filename=name, sha256="a" * 64)
+    assert status == 400 and problem is not None and problem["type"] == PROBLEM + "invalid-file-name"
+
+
+async def test_zero_bytes_missing_hash_and_bad_length(station: Station) -> None:
+    status, _, problem = await _create(station, "0", filename="a.mp4", sha256="a" * 64)
+    assert (status, problem and problem["type"]) == (400, PROBLEM + "empty-upload")
+    status, _, problem = await _create(station, "10", filename="a.mp4")
+    assert (status, problem and problem["type"]) == (400, PROBLEM + "invalid-sha256")
+    status, _, problem = await _create(station, "-5", filename="a.mp4", sha256="a" * 64)
+    assert (status, problem and problem["type"]) == (400, PROBLEM + "invalid-upload-length")
+
+
+async def test_wrong_offset_is_409_and_more_than_declared_is_refused(station: Station) -> None:
+    data = os.urandom(3000)
+    status, headers, _ = await _create(station, "3000", filename="x.mp4", sha256=hashlib.sha256(data).hexdigest())
+    loc = headers["Location"]
+    assert (await _patch(station, loc, 0, data[:1000]))[0] == 204
+    status, _, problem = await _patch(station, loc, 0, data[:1000])
+    assert status == 409 and problem is not None and problem["type"] == PROBLEM + "offset-mismatch"
+    assert problem["upload_offset"] == 1000
+    status, _, problem = await _patch(station, loc, 1000, data[1000:] + b"extra")
+    assert status == 413 and problem is not None and problem["type"] == PROBLEM + "exceeds-upload-length"
+    status, headers, _ = await _patch(station, loc, 1000, data[1000:])  # nothing was lost: resume completes
+    assert status == 204 and headers["Footage-State"] == "complete"
+    status, _, problem = await _patch(station, loc, 3000, b"x")
+    assert status == 409 and problem is not None and problem["type"] == PROBLEM + "upload-complete"
+
+
+async def test_per_request_checksum_mismatch_discards_only_that_request(station: Station) -> None:
+    data = os.urandom(2000)
+    _, headers, _ = await _create(station, "2000", filename="c.mp4", sha256=hashlib.sha256(data).hexdigest())
+    loc = headers["Location"]
+    good = "sha256 " + base64.b64encode(hashlib.sha256(data[:1000]).digest()).decode()
+    assert (await _patch(station, loc, 0, data[:1000], **{"Upload-Checksum": good}))[0] == 204
+    bad = "sha256 " + base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    status, _, problem = await _patch(station, loc, 1000, data[1000:], **{"Upload-Checksum": bad})
+    assert status == 460 and problem is not None and problem["type"] == PROBLEM + "checksum-mismatch"
+    status, headers, _ = await _patch(station, loc, 1000, data[1000:])
+    assert status == 204 and headers["Footage-State"] == "complete"
+
+
+async def test_non_video_content_is_ingested_and_flagged_damaged(station: Station, tmp_path: Path) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    result = await station.camera().upload(text)
+    assert result.state == "complete"
+    await station.idle()
+    _, row = await station.get(f"/api/v1/footage/{result.footage_id}")
+    assert row["damaged"] and any("not a media file" in p for p in row["problems"])
+    assert [c["action"] for c in row["custody"]] == ["footage.ingested", "footage.flagged_damaged"]
+
+
+async def test_body_larger_than_max_body_bytes_streams(station: Station, tmp_path: Path) -> None:
+    big = tmp_path / "big.ts"
+    big.write_bytes(os.urandom(3 * 2**20))  # http.max_body_bytes is 1 MiB: it must not apply to uploads
+    assert station.daemon.config.http.max_body_bytes < 3 * 2**20
+    result = await station.camera().upload(big)
+    assert result.state == "complete", result
+
+
+async def test_termination_removes_only_unfinished_uploads(station: Station) -> None:
+    data = os.urandom(100)
+    _, headers, _ = await _create(station, "100", filename="t.mp4", sha256=hashlib.sha256(data).hexdigest())
+    cam = station.camera()
+    async with station.session.delete(station.url + headers["Location"], headers={**TUS, **cam.auth_headers}) as r:
+        assert r.status == 204
+    async with station.session.head(station.url + headers["Location"], headers={**TUS, **cam.auth_headers}) as r:
+        assert r.status == 404
+    _, headers, _ = await _create(station, "100", filename="u.mp4", sha256=hashlib.sha256(data).hexdigest())
+    await _patch(station, headers["Location"], 0, data)
+    async with station.session.delete(station.url + headers["Location"], headers={**TUS, **cam.auth_headers}) as r:
+        assert r.status == 409
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_disk_that_fills_mid_write_gives_507_and_keeps_the_daemon(footage_config, tiny_fs: Path) -> None:
+    config = footage_config(dir=str(tiny_fs), high_watermark_pct=98, critical_watermark_pct=99.9)
+    async with run_station(config) as station:
+        data = os.urandom(6 * 2**20)
+        _, headers, _ = await _create(station, str(len(data)), filename="big.mp4",
+                                      sha256=hashlib.sha256(data).hexdigest())
+        filler = tiny_fs / "filler"
+        filler.write_bytes(b"\0" * (4 * 2**20))  # someone else fills the disk after the upload was admitted
+        status, resp_headers, problem = await _patch(station, headers["Location"], 0, io.BytesIO(data))
+        assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
+        good = await station.daemon.store.read(lambda q: q.all("SELECT * FROM footage"))
+        assert good == []  # nothing partial counts as footage
+        async with station.session.get(station.url + "/healthz") as r:
+            assert r.status == 200
+        filler.unlink()
+        offset = await station.camera().offset(headers["Location"])
+        status, resp_headers, _ = await _patch(station, headers["Location"], offset, data[offset:])
+        assert status == 204 and resp_headers["Footage-State"] == "complete"
+
+
+async def test_critical_watermark_refuses_routine_but_takes_evidence(footage_config, tiny_fs: Path) -> None:
+    filler = tiny_fs / "filler"
+    filler.write_bytes(b"\0" * (7 * 2**20))
+    config = footage_config(dir=str(tiny_fs), high_watermark_pct=50, critical_watermark_pct=80, hard_floor_mb=0)
+    async with run_station(config) as station:
+        data = os.urandom(1000)
+        sha = hashlib.sha256(data).hexdigest()
+        status, _, problem = await _create(station, "1000", filename="r.mp4", sha256=sha)
+        assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
+        status, headers, _ = await _create(station, "1000", filename="e.mp4", sha256=sha, marked="true")
+        assert status == 201
+        assert (await _patch(station, headers["Location"], 0, data))[0] == 204
+        _, alerts = await station.get("/api/v1/alerts", role=__import__("edge.config").config.Role.TECHNICIAN)
+        kinds = {a["kind"] for a in alerts["items"]}
+        assert {"disk.high", "disk.critical"} <= kinds
+        filler.unlink()
+        await station.daemon.footage.disk.check()  # type: ignore[union-attr]
+        _, alerts = await station.get("/api/v1/alerts", role=__import__("edge.config").config.Role.TECHNICIAN)
+        assert not {a["kind"] for a in alerts["items"]} & {"disk.high", "disk.critical"}
+
+
+async def test_client_disconnect_keeps_received_bytes(station: Station) -> None:
+    data = os.urandom(4 * 2**20)
+    _, headers, _ = await _create(station, str(len(data)), filename="d.mp4", sha256=hashlib.sha256(data).hexdigest())
+    cam = station.camera()
+    with pytest.raises(aiohttp.ClientError):
+        await cam.patch(headers["Location"], _write(station, data), 0, stop_after=2 * 2**20 + 5)
+    assert await cam.offset(headers["Location"]) > 0
+
+
+def _write(station: Station, data: bytes) -> Path:
+    path = station.footage_root.parent / "d.bin"
+    path.write_bytes(data)
+    return path
