@@ -115,6 +115,10 @@ class Operation(Generic[T]):
     def done(self) -> bool:
         return self._result.done()
 
+    def add_done_callback(self, callback: Callable[[Result[T]], None]) -> None:
+        """Call ``callback(result)`` once the operation completes (metrics count completions by code)."""
+        self._result.add_done_callback(lambda fut: callback(fut.result()))
+
     async def result(self) -> Result[T]:
         return await asyncio.shield(self._result)
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F")  # decoded inbound item type
 T = TypeVar("T")
+CompletionListener = Callable[[str, Completion], None]
 
 
 class SerialDriver(Generic[F]):
@@ -45,6 +46,7 @@ class SerialDriver(Generic[F]):
         self._poll_task: asyncio.Task[None] | None = None
         self._poll_now = asyncio.Event()
         self._fault_state: DeviceState | None = None  # set by polls: offline/hardware_error
+        self._completion_listeners: list[CompletionListener] = []
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -75,6 +77,10 @@ class SerialDriver(Generic[F]):
 
     async def wait_status(self, predicate: Callable[[DeviceStatus], bool], within: float) -> DeviceStatus:
         return await self.publisher.wait_for(predicate, within)
+
+    def on_completion(self, listener: CompletionListener) -> None:
+        """Call ``listener(operation_name, completion)`` when any operation of this driver completes."""
+        self._completion_listeners.append(listener)
 
     def _set_state(self, device: DeviceState, detail: str = "", media: MediaState | None = None) -> None:
         changes: dict[str, Any] = {"device": device, "detail": detail}
@@ -124,7 +130,17 @@ class SerialDriver(Generic[F]):
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _start(self, name: str, body: Callable[[Operation[T]], Coroutine[Any, Any, T]]) -> Operation[T]:
-        return start_operation(f"{self.kind}.{name}", self._guard(body), self._lock)
+        op = start_operation(f"{self.kind}.{name}", self._guard(body), self._lock)
+        if self._completion_listeners:
+            op.add_done_callback(lambda res: self._completed(name, res.completion))
+        return op
+
+    def _completed(self, name: str, completion: Completion) -> None:
+        for listener in list(self._completion_listeners):
+            try:
+                listener(name, completion)
+            except Exception:  # metrics must never break a driver
+                log.exception("completion listener failed")
 
     def _guard(
         self, body: Callable[[Operation[T]], Coroutine[Any, Any, T]]
