@@ -1,0 +1,144 @@
+"""``station-edge cases …`` (local cases and the review queue, through the running daemon's API) and
+``station-edge sim central`` (the simulated central platform)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import aiohttp
+
+from edge.config import ConfigError, Role, load
+
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _api(config_path: Path) -> tuple[str, str] | None:
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    token = next((t.token for t in config.api.tokens if t.role is Role.SUPERVISOR and t.token), "")
+    host = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host  # noqa: S104
+    return f"http://{host}:{config.http.port}", token
+
+
+async def _call(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session, \
+            session.request(method, url, json=body, headers=headers) as response:
+        return response.status, await response.json(content_type=None)
+
+
+def _request(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> int:
+    api = _api(args.config)
+    if api is None:
+        return 2
+    base, token = api
+    try:
+        status, answer = asyncio.run(_call(method, base + path, token, body))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        print(f"station-edge is not answering on {base}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2, ensure_ascii=False), file=sys.stdout if status < 400 else sys.stderr)
+    return 0 if status < 400 else 1
+
+
+def _window(text: str) -> dict[str, str | None]:
+    start, _, end = text.partition("/")
+    return {"start": start, "end": end or None}
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"kind": args.kind, "title": args.title, "officers": args.officer,
+                            "windows": [_window(w) for w in args.window]}
+    if args.number:
+        body["number"] = args.number
+    if args.lat is not None and args.lon is not None:
+        body["location"] = {"lat": args.lat, "lon": args.lon, "radius_m": args.radius_m}
+    return _request(args, "POST", "/api/v1/cases", body)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    return _request(args, "GET", "/api/v1/cases" + (f"?status={args.status}" if args.status else ""))
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        return _request(args, "GET", "/api/v1/review")
+    if args.item is None:
+        print("confirm/reject need --item", file=sys.stderr)
+        return 2
+    body = {"reason": args.reason} if args.reason else {}
+    return _request(args, "POST", f"/api/v1/review/{args.item}/{args.action}", body)
+
+
+def cmd_sim_central(args: argparse.Namespace) -> int:
+    from devices.simulators.central import start_central
+
+    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+
+    async def serve() -> None:
+        async with start_central(seed=args.seed, start=start, host=args.host, port=args.port,
+                                 late_after_polls=args.late_after_polls, late_after_s=args.late_after_s) as sim:
+            print(f"simulated central platform on {sim.url}/api/v1/cases (seed {args.seed}); Ctrl-C stops",
+                  flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def register(commands: Commands) -> None:
+    cases = commands.add_parser("cases", help="local cases and the review queue", description=(
+        "Local cases and the review queue, through the running daemon's API (a supervisor token from the "
+        "config)."))
+    sub = cases.add_subparsers(dest="cases_command", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="create a case handled at the station",
+                            description="Create a local case; matching runs over footage in its windows.")
+    create.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    create.add_argument("--number", help="case number (default: one is made up)")
+    create.add_argument("--kind", default="incident", choices=["incident", "administrative", "criminal"],
+                        help="case kind (default incident)")
+    create.add_argument("--title", default="", help="short title")
+    create.add_argument("--officer", action="append", default=[], help="involved officer number (repeat)")
+    create.add_argument("--window", action="append", default=[],
+                        help="time window START/END in ISO 8601 with a zone; END may be left out (repeat)")
+    create.add_argument("--lat", type=float, help="location latitude")
+    create.add_argument("--lon", type=float, help="location longitude")
+    create.add_argument("--radius-m", type=float, default=200.0, help="location radius in metres (default 200)")
+    create.set_defaults(func=cmd_create)
+    listing = sub.add_parser("list", help="list cases", description="List cases, newest change first.")
+    listing.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    listing.add_argument("--status", choices=["open", "closed", "cancelled"], help="only this status")
+    listing.set_defaults(func=cmd_list)
+    review = sub.add_parser("review", help="the review queue", description=(
+        "List the open review items, or confirm/reject one (a custody entry records who and why)."))
+    review.add_argument("action", choices=["list", "confirm", "reject"], help="what to do")
+    review.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    review.add_argument("--item", type=int, help="review item id (confirm/reject)")
+    review.add_argument("--reason", default="", help="why (kept in the custody log)")
+    review.set_defaults(func=cmd_review)
+
+
+
+def register_sim(simulators: Commands) -> None:
+    """``station-edge sim central`` (listed in edge/cli.py:_simulator_commands)."""
+    central = simulators.add_parser("central", help="simulated central platform (case feed)", description=(
+        "Serve the case feed of a simulated day consistent with the body-camera fleet of the same seed."))
+    central.add_argument("--port", type=int, default=8700, help="TCP port (default 8700; 0 picks a free one)")
+    central.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    central.add_argument("--seed", type=int, default=42, help="scenario seed, as given to the fleet (default 42)")
+    central.add_argument("--start", help="fleet start time, ISO 8601 with a zone (default: now)")
+    central.add_argument("--late-after-polls", type=int, default=3, help="the late case appears after N polls")
+    central.add_argument("--late-after-s", type=float, default=None, help="... or after this many seconds")
+    central.set_defaults(func=cmd_sim_central)

@@ -1,0 +1,33 @@
+"""Fixtures for the case domain: a real store in a temp dir, a CaseDomain on it with a settable clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.cases import Clock
+
+from edge.cases.config import CasesConfig
+from edge.cases.domain import CaseDomain
+from edge.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(tmp_path / "station.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def domain(store: Store, clock: Clock) -> CaseDomain:
+    d = CaseDomain(store, CasesConfig(), "ST-1", clock=clock)
+    await d.load()
+    return d
