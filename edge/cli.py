@@ -190,12 +190,20 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 def _plugin_commands() -> list[Registrar]:
     """Domain command groups (devices, cases, ...) register themselves here."""
-    return []
+    from edge.bodycam import cli as bodycam_cli
+    from edge.cases import cli as cases_cli
+
+    return [cases_cli.register, bodycam_cli.register]
 
 
 def _simulator_commands() -> list[Registrar]:
     """Each domain's simulators register under ``station-edge sim`` here (bodycams, kiosk, central, ...)."""
-    return []
+    from devices.simulators.kiosk import cli as kiosk_sim_cli
+    from edge.bodycam import cli as bodycam_cli
+    from edge.bodycam.footage import cli as footage_cli
+    from edge.cases import cli as cases_cli
+
+    return [cases_cli.register_sim, kiosk_sim_cli.register, bodycam_cli.register_sim, footage_cli.register_sim]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

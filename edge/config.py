@@ -17,6 +17,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.bodycam.config import BodycamConfig
+from edge.bodycam.footage.config import FootageConfig
+from edge.cases.config import CasesConfig
+from edge.kiosk.config import KioskSection
+
 STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
 
 
@@ -146,6 +151,7 @@ class ServicesConfig(_Section):
     bodycam: bool = True
     kiosk: bool = False
     uplink: bool = False
+    cases: bool = True  # case registry, auto-linking, review queue, compliance warnings
 
 
 class SupervisorConfig(_Section):
@@ -170,6 +176,10 @@ class Config(_Section):
     services: ServicesConfig = ServicesConfig()
     supervisor: SupervisorConfig = SupervisorConfig()
     logging: LoggingConfig = LoggingConfig()
+    bodycam: BodycamConfig = BodycamConfig()
+    footage: FootageConfig = FootageConfig()
+    cases: CasesConfig = CasesConfig()
+    kiosk: KioskSection = KioskSection()  # runs only with services.kiosk
 
     @property
     def database_path(self) -> Path:
@@ -192,7 +202,9 @@ def _key_path(location: Iterable[int | str]) -> str:
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Make relative paths in well-known keys relative to the config file, not the working directory."""
-    for section, key in (("station", "data_dir"), ("mqtt", "password_file"), ("mqtt", "ca_file")):
+    for section, key in (("station", "data_dir"), ("mqtt", "password_file"), ("mqtt", "ca_file"),
+                         ("bodycam", "broker_password_file"), ("bodycam", "broker_acl_file"),
+                         ("footage", "dir"), ("footage", "dock_dir")):
         value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
             raw[section][key] = str(base / value)

@@ -9,8 +9,15 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from edge.bodycam.footage.service import FootageService
+    from edge.bodycam.service import BodycamService
+    from edge.cases.wiring import CaseParts
+    from edge.kiosk.service import KioskService
 
 from edge.alerts import AlertBus
 from edge.config import Config
@@ -53,6 +60,10 @@ class Daemon:
         # Route adders beyond the built-in ones (domains register theirs in _build_services).
         self.extra_routes: list[Callable[[web.Application], None]] = []
         self._restarts_counted: dict[str, int] = {}
+        self.bodycam: BodycamService | None = None
+        self.footage: FootageService | None = None
+        self.cases: CaseParts | None = None  # footage ingest calls self.cases.domain.footage_arrived
+        self.kiosk: KioskService | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> int:
         loop = asyncio.get_running_loop()
@@ -116,11 +127,36 @@ class Daemon:
                          started_at=time.monotonic())
         ctx.device_verifier = self._verify_device
         route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes, *self.extra_routes]
+        if self.config.services.bodycam:
+            from edge.bodycam import wiring as bodycam_wiring
+
+            self.bodycam = bodycam_wiring.build(self, route_adders)  # MQTT routes before the link starts
         if self.config.services.mqtt:
             self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
                                  metrics=self.metrics)
             ctx.readiness["mqtt"] = lambda: self.link is not None and self.link.connected
             services.append(self.link)
+        if self.bodycam is not None:
+            services.append(self.bodycam)
+        if self.config.services.bodycam and self.config.footage.enabled:
+            from edge.bodycam.footage.layout import Layout
+            from edge.bodycam.footage.service import FootageService
+
+            self.footage = FootageService(self.config.footage, Layout(self.config.footage.root(
+                self.config.station.data_dir)), self.store, self.alerts, self.metrics)
+            route_adders.append(self.footage.add_routes)
+            services.append(self.footage)
+        if self.config.services.cases:
+            from edge.cases import wiring as cases_wiring
+
+            self.cases = cases_wiring.build(self.config.cases, self.store, self.alerts, self.config.station.id)
+            services.extend(self.cases.services)
+            route_adders.append(self.cases.add_routes)
+        if self.config.services.kiosk:
+            from edge.kiosk import wiring as kiosk_wiring
+
+            self.kiosk = kiosk_wiring.build(self, route_adders)
+            services.append(self.kiosk)
         if self.config.services.http:
             self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)

@@ -9,7 +9,10 @@ from edge import __version__
 from edge.cli import build_parser, main
 
 COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"],
-            ["token"], ["token", "new"], ["sim"]]
+            ["token"], ["token", "new"], ["sim"],
+            ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
+            ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
+            ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")

@@ -3,64 +3,134 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from edge.broker import free_port
 
+BANNER = "station-edge demo is running"
 
-def children_of(pid: int) -> list[int]:
-    found = []
+
+def descendants_of(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
     for status in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = status.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            found.append(int(status.parent.name))
+        parents[int(status.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
 
 
-@pytest.mark.slow
-def test_demo_is_ready_within_10s_and_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
-    port = free_port()
-    with subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--dir", str(tmp_path / "demo"),
-                           "--http-port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:
+def alive(pids: set[int]) -> list[int]:
+    result = []
+    for pid in pids:
         try:
-            start = time.monotonic()
-            ready = None
-            while time.monotonic() - start < 10 and ready is None:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
-                        ready = json.loads(response.read())
-                except OSError:
-                    time.sleep(0.1)
-            assert ready is not None and ready["ready"], "demo not ready within 10 s"
-            children = children_of(proc.pid)
-            assert children, "the demo runs a private broker as its child"
-            token = (tmp_path / "demo" / "secrets" / "technician.token").read_text().strip()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/status",
-                                             headers={"Authorization": f"Bearer {token}"})
-            with urllib.request.urlopen(request, timeout=2) as response:
-                assert json.loads(response.read())["station"]["id"] == "DEMO-01"
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(timeout=15) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.stdout is not None
-        output = proc.stdout.read()
-    assert "station-edge demo is running" in output and "demo stopped" in output
-    time.sleep(0.2)
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists() and
-             "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
-    assert alive == [], f"orphaned children: {alive}"
-    assert not os.path.exists(f"/proc/{proc.pid}/status") or proc.returncode == 0
+            state = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if "zombie" not in state.lower():
+            result.append(pid)
+    return result
+
+
+class Demo:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "demo", "--dir", str(directory), "--http-port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_ready(self, timeout: float) -> dict:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as response:
+                    return json.loads(response.read())
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"demo not ready within {timeout} s:\n{self.output}")
+
+    def wait_banner(self, timeout: float) -> None:
+        start = time.monotonic()
+        while BANNER not in self.output:
+            assert time.monotonic() - start < timeout, f"no banner within {timeout} s:\n{self.output}"
+            assert self.proc.poll() is None, f"demo exited early:\n{self.output}"
+            time.sleep(0.05)
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=20)
+        self._reader.join(5)
+        return code
+
+
+@contextmanager
+def demo(directory: Path) -> Iterator[Demo]:
+    running = Demo(directory)
+    try:
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            running.proc.kill()
+            running.proc.wait()
+        if running.proc.stdout is not None:
+            running.proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_demo_is_ready_within_10s_shows_the_station_and_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
+    with demo(tmp_path / "demo") as running:
+        ready = running.wait_ready(10)
+        assert ready["ready"], ready
+        running.wait_banner(20)
+        children = descendants_of(running.proc.pid)
+        assert children, "the demo runs a private broker as its child"
+        token = (tmp_path / "demo" / "secrets" / "technician.token").read_text().strip()
+        request = urllib.request.Request(f"http://127.0.0.1:{running.port}/api/v1/status",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=2) as response:
+            assert json.loads(response.read())["station"]["id"] == "DEMO-01"
+        assert running.interrupt() == 0, running.output
+    assert "demo stopped" in running.output
+    time.sleep(0.3)
+    assert alive(children) == [], f"orphaned children: {alive(children)}"
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_simulators_start_still_stops_cleanly(tmp_path: Path) -> None:
+    with demo(tmp_path / "demo") as running:
+        running.wait_ready(10)
+        children = descendants_of(running.proc.pid)
+        assert running.interrupt() == 0, running.output
+    assert "demo stopped" in running.output
+    assert "Traceback" not in running.output
+    time.sleep(0.3)
+    assert alive(children) == []
