@@ -194,3 +194,12 @@ def case_hold(tx: Tx, footage_id: str, case_number: str, held: bool) -> None:
         " coalesce(retain_until, strftime('%Y-%m-%dT%H:%M:%fZ', ingested_at, '+183 days')) END WHERE id = ?",
         (int(on), ",".join(reasons) or None, int(on), int(footage_id)),
     )
+
+
+def stalled_uploads(q: Queries, idle_since: str) -> list[dict[str, Any]]:
+    """Uploads still receiving whose last durable progress is older than ``idle_since``."""
+    return q.all(
+        "SELECT id, device_id, file_name, received, length, updated_at FROM ingests"
+        " WHERE source = 'upload' AND state = 'receiving' AND updated_at < ? ORDER BY updated_at",
+        (idle_since,),
+    )

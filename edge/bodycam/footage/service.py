@@ -18,7 +18,7 @@ from aiohttp import web
 
 from edge.alerts import AlertBus
 from edge.bodycam.footage import routes_footage, routes_uploads
-from edge.bodycam.footage.committer import Ingestor
+from edge.bodycam.footage.committer import CaseHooks, Ingestor
 from edge.bodycam.footage.config import MIN_ROUTINE_RETENTION_DAYS, FootageConfig
 from edge.bodycam.footage.context import FOOTAGE_KEY, FootageApi
 from edge.bodycam.footage.disk import DiskGuard
@@ -27,6 +27,7 @@ from edge.bodycam.footage.layout import Layout
 from edge.bodycam.footage.metrics import FootageMetrics
 from edge.bodycam.footage.reconcile import Reconciler
 from edge.bodycam.footage.retention import Retention
+from edge.bodycam.footage.stalled import StalledUploads
 from edge.bodycam.footage.uploads import UploadManager
 from edge.bodycam.media import MediaProber
 from edge.metrics import Metrics
@@ -48,9 +49,11 @@ class FootageService(Service):
         self.metrics = FootageMetrics(metrics)
         self.disk = DiskGuard(self.layout.root, config, alerts)
         self.retention = Retention(store, self.layout, config.routine_retention_days, self.metrics)
+        self.stalled = StalledUploads(store, alerts, config.stale_upload_h)
         self._executor: ThreadPoolExecutor | None = None
         self._prober: MediaProber | None = None
         self.ingestor: Ingestor | None = None
+        self.case_hooks: CaseHooks | None = None  # the case domain's, set by the daemon
         self.dock: DockWatcher | None = None
         self.started = asyncio.Event()
         self.api = FootageApi(config, store, self.layout, self.disk, self.retention.run_once)
@@ -65,6 +68,7 @@ class FootageService(Service):
         self._executor = ThreadPoolExecutor(self.config.io_workers, thread_name_prefix="footage-io")
         self._prober = MediaProber(self.config.probe_workers, kind=self.config.probe_pool)
         self.ingestor = Ingestor(self.store, self.layout, self.alerts, self.config, self.metrics, self._prober)
+        self.ingestor.cases = self.case_hooks
         self.api.upload_manager = UploadManager(self.store, self.layout, self.ingestor, self.disk, self.config,
                                          self._executor, self.metrics)
         if self.config.dock_dir is not None:
@@ -102,6 +106,8 @@ class FootageService(Service):
             group.create_task(self._every(self.config.disk_check_interval_s, self._check_disk), name="footage.disk")
             group.create_task(self._every(self.config.retention_interval_s, self.retention.run_once),
                               name="footage.retention")
+            group.create_task(self._every(min(3600.0, self.config.stale_upload_h * 900), self.stalled.check),
+                              name="footage.stalled")
             if self.dock is not None:
                 group.create_task(self.dock.run(), name="footage.dock")
 
