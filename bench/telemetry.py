@@ -90,7 +90,7 @@ BARE = textwrap.dedent("""
                     protocol=MQTTProtocolVersion.MQTTv5)
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 0 if live else 3600
-    props.ReceiveMaximum = %d
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
     got, done, seen = [], threading.Event(), [0, 0.0, 0.0]
     def on_message(client, userdata, msg):
         now = time.time()
@@ -107,7 +107,7 @@ BARE = textwrap.dedent("""
     c.connect("127.0.0.1", port, clean_start=live, properties=props)
     c.loop_start()
     if mode == "register":
-        c.subscribe("bwc/+/telemetry", qos=1)[1]
+        c.subscribe("bwc/+/telemetry", qos=1)
         time.sleep(1.0)
         print(json.dumps({"ok": True}), flush=True)
     elif mode == "drain":
@@ -130,7 +130,7 @@ BARE = textwrap.dedent("""
         cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
         print(json.dumps({"latencies": lat, "cpu_cores": cpu / (t1 - t0)}), flush=True)
     c.loop_stop(); c.disconnect()
-""" % RECEIVE_MAXIMUM)
+""").replace("RECEIVE_MAXIMUM", str(RECEIVE_MAXIMUM))
 
 
 def publishers(port: int, total: int, seq0: int, rate: int = 0) -> list[subprocess.Popen[bytes]]:

@@ -8,7 +8,7 @@ changes, so the telemetry path (thousands of messages a second) never touches th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from edge.alerts import Alert, Severity

@@ -11,15 +11,22 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from edge.metrics import Metrics
-from edge.mqtt.routing import DeadLetterSink, HandlerRejected, Message, TopicRouter
+from edge.mqtt.routing import DeadLetterSink, HandlerRejected, Message, Route, TopicRouter
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
+
+
+class _Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
 _DEDUPE_MEMORY = 10_000
 _QOS0_QUEUE_LIMIT = 10_000
+_TOPIC_CACHE = 20_000  # topics remembered with their route and lane (a station has a few per device)
 
 
 class Dispatcher:
@@ -31,6 +38,10 @@ class Dispatcher:
         self._lanes: list[asyncio.Queue[tuple[Message, Ack]]] = [asyncio.Queue() for _ in range(max(1, lanes))]
         self._handled: OrderedDict[bytes, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
+        # Per-message lookups done once per topic: topic -> lane index, and topic -> (route, its counter).
+        self._lane_of: dict[str, int] = {}
+        self._routes: dict[str, tuple[Route | None, _Counter | None]] = {}
+        self._routes_version = 0
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._worker(lane), name=f"mqtt.lane[{index}]")
@@ -45,7 +56,13 @@ class Dispatcher:
     def submit(self, message: Message, ack: Ack) -> None:
         """Queue a message (called from the link's read callback; never blocks)."""
         # Same first two levels (e.g. bwc/{device}) -> same lane -> that device's messages stay in order.
-        lane = self._lanes[hash("/".join(message.topic.split("/", 2)[:2])) % len(self._lanes)]
+        index = self._lane_of.get(message.topic)
+        if index is None:
+            if len(self._lane_of) >= _TOPIC_CACHE:
+                self._lane_of.clear()
+            index = self._lane_of[message.topic] = (hash("/".join(message.topic.split("/", 2)[:2]))
+                                                   % len(self._lanes))
+        lane = self._lanes[index]
         if message.qos == 0 and lane.qsize() >= _QOS0_QUEUE_LIMIT:
             # QoS 1 is bounded by the broker (Receive Maximum); QoS 0 we shed, counted.
             self._count_rejected("overload")
@@ -67,13 +84,27 @@ class Dispatcher:
                     self._handled.popitem(last=False)
                 ack()
 
+    def _route(self, topic: str) -> tuple[Route | None, _Counter | None]:
+        """The route for a topic and its messages-in counter child, cached (routes are only ever added)."""
+        if self._routes_version != len(self.router.routes) or len(self._routes) >= _TOPIC_CACHE:
+            self._routes.clear()
+            self._routes_version = len(self.router.routes)
+        found = self._routes.get(topic)
+        if found is None:
+            route = self.router.match(topic)
+            counter: _Counter | None = None
+            if route is not None and self._metrics is not None:
+                counter = self._metrics.mqtt_messages_in.labels(route.name)
+            found = self._routes[topic] = (route, counter)
+        return found
+
     async def _dispatch(self, message: Message) -> bool:
         """Handle or dead-letter one message; False if neither succeeded (leave it unacknowledged)."""
-        route = self.router.match(message.topic)
+        route, counter = self._route(message.topic)
         if route is None:
             return await self._reject(message, "unknown_topic", "no route for this topic")
-        if self._metrics is not None:
-            self._metrics.mqtt_messages_in.labels(route.name).inc()
+        if counter is not None:
+            counter.inc()
         try:
             await route.handler(message)
         except HandlerRejected as exc:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from support.bodycam import Station
 
 from devices.simulators.bodycam_fleet import FleetConfig
 from devices.simulators.bodycam_mqtt import BodycamSimulator, SimSettings
 
 
+# Drift must persist before time_sync is sent (60 s by default); a second is enough here.
+@pytest.mark.parametrize("station", [{"clock_drift_persist_s": 1.0, "clock_drift_min_samples": 2}], indirect=True)
 async def test_simulated_fleet_reports_and_its_will_fires(station: Station) -> None:
     probe = BodycamSimulator(SimSettings("127.0.0.1", station.port, 3, seed=5))
     credentials = {c.device_id: await station.enrol(c.device_id, c.serial) for c in probe.fleet.cameras}
