@@ -149,7 +149,10 @@ class Daemon:
         if self.config.services.cases:
             from edge.cases import wiring as cases_wiring
 
-            self.cases = cases_wiring.build(self.config.cases, self.store, self.alerts, self.config.station.id)
+            self.cases = cases_wiring.build(self.config.cases, self.store, self.alerts, self.config.station.id,
+                                            **cases_wiring.seams(self.config, self.store))
+            if self.footage is not None:
+                cases_wiring.connect_footage(self.cases, self.footage)
             services.extend(self.cases.services)
             route_adders.append(self.cases.add_routes)
         if self.config.services.kiosk:

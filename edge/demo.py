@@ -44,11 +44,13 @@ DemoPart = Callable[[DemoContext], AbstractAsyncContextManager[None]]
 
 def demo_parts() -> list[DemoPart]:
     """Simulators started with the demo; each domain adds its own here."""
+    from devices.simulators.central import demo_part as central_demo
     from devices.simulators.kiosk import demo as kiosk_demo
-    from edge.bodycam import demo as bodycam_demo
     from edge.bodycam.footage import demo as footage_demo
 
-    return [kiosk_demo.part, bodycam_demo.part, footage_demo.part]
+    # The central part brings the camera fleet too: scripted to match its case feed (edge/bodycam/demo.py
+    # is the free-running fleet, for a demo without cases).
+    return [kiosk_demo.part, central_demo, footage_demo.part]
 
 
 def _port_free(port: int) -> bool:
@@ -92,7 +94,8 @@ def _ensure_broker_auth(directory: Path) -> tuple[Path, Path, str]:
     return password_file, acl_file, password
 
 
-def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int, broker_pid: int | None = None) -> Path:
+def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int, broker_pid: int | None = None,
+                      central_port: int | None = None) -> Path:
     tokens = _ensure_tokens(directory / "secrets")
     token_tables = "".join(
         f'\n[[api.tokens]]\nname = "demo-{role.value}"\nrole = "{role.value}"\n'
@@ -111,10 +114,19 @@ def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int, broker
         "[services]\nmqtt = true\nhttp = true\nbodycam = true\nkiosk = true\n"
         # Probe in threads: Ctrl-C in a terminal reaches spawned probe processes too (see footage notes).
         "[footage]\nprobe_pool = \"thread\"\n"
-        f"{token_tables}\n{_kiosk_tables(directory)}",
+        f"{_cases_tables(central_port)}{token_tables}\n{_kiosk_tables(directory)}",
         encoding="utf-8",
     )
     return path
+
+
+def _cases_tables(central_port: int | None) -> str:
+    if central_port is None:
+        return ""
+    # Poll the simulated central platform often; it starts a moment after the daemon, so retry soon.
+    # Cameras are undocked all the simulated day: a 5 h limit shows the warning turning yellow.
+    return (f'[cases.feed]\nurl = "http://127.0.0.1:{central_port}"\npoll_interval_s = 2.0\nbackoff_max_s = 3.0\n'
+            "[cases.compliance]\ninterval_s = 5.0\nundocked_max_h = 5.0\n")
 
 
 def _kiosk_tables(directory: Path) -> str:
@@ -196,7 +208,7 @@ async def run_demo(directory: Path, *, http_port: int = 8080) -> int:
         await broker.start()
         stack.push_async_callback(broker.stop)
         config = load(write_demo_config(directory, mqtt_port=broker.config.port, http_port=http_port,
-                                        broker_pid=broker.pid))
+                                        broker_pid=broker.pid, central_port=free_port()))
         daemon = Daemon(config)
         run = asyncio.create_task(daemon.run(daemon_stop), name="demo.daemon")
         try:

@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import quote, urlencode
 
 import aiohttp
 
@@ -79,6 +80,27 @@ def cmd_review(args: argparse.Namespace) -> int:
     return _request(args, "POST", f"/api/v1/review/{args.item}/{args.action}", body)
 
 
+def cmd_footage(args: argparse.Namespace) -> int:
+    return _request(args, "GET", f"/api/v1/cases/{quote(args.number)}/footage")
+
+
+def cmd_footage_cases(args: argparse.Namespace) -> int:
+    return _request(args, "GET", f"/api/v1/footage/{quote(args.footage_id)}/cases")
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    query = urlencode({k: v for k, v in (("from", args.since), ("to", args.until)) if v})
+    return _request(args, "GET", f"/api/v1/officers/{quote(args.officer)}/archive" + (f"?{query}" if query else ""))
+
+
+def cmd_link(args: argparse.Namespace) -> int:
+    if args.action == "link":
+        return _request(args, "POST", f"/api/v1/cases/{quote(args.number)}/links",
+                        {"footage_id": args.footage_id, "reason": args.reason})
+    return _request(args, "DELETE", f"/api/v1/cases/{quote(args.number)}/links/{quote(args.footage_id)}",
+                    {"reason": args.reason})
+
+
 def cmd_sim_central(args: argparse.Namespace) -> int:
     from devices.simulators.central import start_central
 
@@ -128,6 +150,32 @@ def register(commands: Commands) -> None:
     review.add_argument("--item", type=int, help="review item id (confirm/reject)")
     review.add_argument("--reason", default="", help="why (kept in the custody log)")
     review.set_defaults(func=cmd_review)
+    footage = sub.add_parser("footage", help="a case's footage with hashes and custody chain", description=(
+        "The files linked to a case (any link state), with hashes, provenance and custody chain. The read is "
+        "itself a custody entry."))
+    footage.add_argument("number", help="case number")
+    footage.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    footage.set_defaults(func=cmd_footage)
+    fcases = sub.add_parser("footage-cases", help="a footage file's cases", description=(
+        "The cases a footage file is linked to, each with its history."))
+    fcases.add_argument("footage_id", help="footage id (integer)")
+    fcases.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    fcases.set_defaults(func=cmd_footage_cases)
+    archive = sub.add_parser("archive", help="one officer's archive over a period", description=(
+        "Devices, shifts, footage, cases and warnings of one officer (default: the last 24 h)."))
+    archive.add_argument("officer", help="officer number (6 digits)")
+    archive.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+    archive.add_argument("--from", dest="since", help="start, ISO 8601 with a zone")
+    archive.add_argument("--to", dest="until", help="end, ISO 8601 with a zone (default now)")
+    archive.set_defaults(func=cmd_archive)
+    for action, text in (("link", "link a footage file to a case by hand"), ("unlink", "unlink a file by hand")):
+        cmd = sub.add_parser(action, help=text, description=f"{text.capitalize()}; a reason is required and "
+                             "kept in the custody log.")
+        cmd.add_argument("number", help="case number")
+        cmd.add_argument("footage_id", help="footage id (integer)")
+        cmd.add_argument("--reason", required=True, help="why (kept in the custody log)")
+        cmd.add_argument("--config", type=Path, required=True, help="path to edge.toml")
+        cmd.set_defaults(func=cmd_link, action=action)
 
 
 

@@ -1,8 +1,13 @@
 """The case domain's face to the daemon: registry writes, auto-linking, and people's link decisions.
 
 One instance per daemon (a supervised service: entering it loads the stored cases into the matcher).
-Footage ingest (issue 4) calls ``footage_arrived``; the feed and the API call ``save_record``; both end in
-``_relink``/``apply_machine`` under one lock, so two decisions about the same file never interleave.
+Footage ingest (issue 4) calls ``footage_ingested`` after its row committed; the feed and the API call
+``save_record``/``apply_page``; all end in ``_relink``/``apply_machine`` under one lock, so two decisions
+about the same file never interleave.
+
+Crash safety: the cause (a new case revision, an ingested file) writes a relink marker in its own
+transaction (edge/store/case_sources.py, migration 0401); the transaction storing the decisions removes
+it; at start-up, after the indexes are filled, every marker left over is linked again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from edge.cases.records import CaseRecord, RecordRejected, check, facts
 from edge.cases.registry import Applied, Source, apply_record
 from edge.cases.seams import ConfiguredOfficers, FootageSource, HoldHook, MemoryFootage, OfficerDirectory
 from edge.store import Store, Tx, deadletter
+from edge.store import case_sources as pending
 from edge.store import cases as rows
 from edge.store.canonical import canonical_json
 from edge.supervisor import Service
@@ -55,10 +61,24 @@ class CaseDomain(Service):
         self._clock = clock
         self._lock = asyncio.Lock()
         self.loaded = False
+        self._ready = asyncio.Event()  # set once the indexes are filled
 
     async def __aenter__(self) -> CaseDomain:
         await self.load()
+        await self.recover()
         return self
+
+    async def recover(self) -> int:
+        """Finish the linking a crash interrupted (relink markers left in the store)."""
+        left = await self.store.read(pending.pending)
+        for kind, key in left:
+            if kind == "case":
+                await self._relink(key)
+            else:
+                await self.footage_ingested(key)
+        if left:
+            log.info("cases: re-linked %d item(s) left pending by the last run", len(left))
+        return len(left)
 
     async def load(self) -> None:
         """Fill the matcher from the store (cases) and the footage source (files)."""
@@ -70,6 +90,7 @@ class CaseDomain(Service):
             self.matcher.footage.add(item.footage_id, item.officer_no, item.start.timestamp(),
                                      item.end.timestamp(), item.case_tags)
         self.loaded = True
+        self._ready.set()
         log.info("cases: %d cases and %d footage files indexed", len(self.matcher.cases), self.matcher.footage.count)
 
     def effects(self) -> Effects:
@@ -77,18 +98,39 @@ class CaseDomain(Service):
 
     # -- machine ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def footage_pending(tx: Tx, footage_id: int | str) -> None:
+        """Called inside the footage ingest's transaction: this file is owed a matching run."""
+        pending.mark_pending(tx, "footage", str(footage_id), to_iso(utcnow()))
+
+    async def footage_ingested(self, footage_id: int | str) -> list[LinkChange]:
+        """Link one ingested file by id (the footage domain calls this after its row committed)."""
+        if not self._ready.is_set():  # still starting: recover() picks the file up from its marker
+            return []
+        found = await self.footage.facts([str(footage_id)])
+        if not found:  # not matchable (quarantined, no recording time): nothing is owed any more
+            await self.store.write(lambda tx: pending.clear_pending(tx, "footage", str(footage_id)))
+            return []
+        return await self.footage_arrived(found[0])
+
     async def footage_arrived(self, item: FootageFacts) -> list[LinkChange]:
-        """Link one new file (the footage domain calls this after its row committed)."""
+        """Link one new (or late) file."""
         if self.memory is not None:
             self.memory.add(item)
         async with self._lock:
             decisions = self.matcher.link(item)
             fx = self.effects()
-            return await self.store.write(lambda tx: links.apply_machine(tx, item.footage_id, decisions, fx))
+
+            def write(tx: Tx) -> list[LinkChange]:
+                pending.clear_pending(tx, "footage", item.footage_id)
+                return links.apply_machine(tx, item.footage_id, decisions, fx)
+
+            return await self.store.write(write)
 
     async def _relink(self, number: str) -> list[LinkChange]:
         record = await self.store.read(lambda q: rows.case_record(q, number))
         if record is None:
+            await self.store.write(lambda tx: pending.clear_pending(tx, "case", number))
             return []
         linked = await self.store.read(lambda q: [
             link["footage_id"] for link in rows.links_for_case(q, number, states=("linked", "review"))])
@@ -99,6 +141,7 @@ class CaseDomain(Service):
             fx = self.effects()
 
             def write(tx: Tx) -> list[LinkChange]:
+                pending.clear_pending(tx, "case", number)
                 return [c for footage_id, ds in decided for c in links.apply_machine(tx, footage_id, ds, fx)]
 
             return await self.store.write(write)
@@ -107,8 +150,13 @@ class CaseDomain(Service):
 
     async def save_record(self, record: CaseRecord, *, source: Source, actor: str) -> tuple[Applied, list[LinkChange]]:
         at = to_iso(self._clock())
-        applied = await self.store.write(lambda tx: apply_record(
-            tx, record, source=source, actor=actor, at=at, station_id=self.station_id))
+        def write(tx: Tx) -> Applied:
+            applied = apply_record(tx, record, source=source, actor=actor, at=at, station_id=self.station_id)
+            if applied.changed:
+                pending.mark_pending(tx, "case", applied.number, at)
+            return applied
+
+        applied = await self.store.write(write)
         return applied, (await self._relink(record.number) if applied.changed else [])
 
     async def apply_page(self, raws: Sequence[Any], *, feed: str, channel: str, cursor: str, etag: str | None
@@ -127,8 +175,11 @@ class CaseDomain(Service):
             for index, raw in enumerate(raws):
                 try:
                     record = check(raw, max_window=max_window, known_officers=known)
-                    result.applied.append(apply_record(tx, record, source="central", actor=actor, at=at,
-                                                       station_id=self.station_id))
+                    applied = apply_record(tx, record, source="central", actor=actor, at=at,
+                                           station_id=self.station_id)
+                    if applied.changed:  # owed a re-link: a crash before it is finished at start-up
+                        pending.mark_pending(tx, "case", applied.number, at)
+                    result.applied.append(applied)
                 except RecordRejected as exc:
                     result.rejected.append((index, exc.reason.value, exc.detail))
                     deadletter.record(tx, source="feed", channel=channel, reason=exc.reason.value,

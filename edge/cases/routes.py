@@ -13,6 +13,7 @@ from edge.cases.compliance import KIND_PREFIX
 from edge.cases.domain import CaseDomain
 from edge.cases.links import LinkChange, LinkRefused
 from edge.cases.records import RecordRejected, check
+from edge.cases.sources import footage_id as footage_id_of
 from edge.config import Role
 from edge.store import Tx, custody
 from edge.store import alerts as alert_rows
@@ -23,7 +24,7 @@ from edge.web.auth import PRINCIPAL_KEY, requires
 from edge.web.problems import ProblemError
 
 CASES_KEY = web.AppKey("cases", CaseDomain)
-_READERS = (Role.SUPERVISOR, Role.TECHNICIAN)
+READERS = (Role.SUPERVISOR, Role.TECHNICIAN)
 _STATES = ("open", "closed", "cancelled")
 _REVIEW_STATES = ("open", "confirmed", "rejected", "withdrawn", "all")
 
@@ -57,7 +58,7 @@ def _reason(body: dict[str, Any], request: web.Request, *, required: bool, defau
     return reason.strip()[:500] or default
 
 
-async def _viewed(request: web.Request, footage_ids: Iterable[str], where: str) -> None:
+async def viewed(request: web.Request, footage_ids: Iterable[str], where: str) -> None:
     """Record that a person saw these files' metadata (one custody entry per file, one transaction)."""
     ids = sorted(set(footage_ids))
     if not ids:
@@ -86,7 +87,7 @@ def _local_number(station_id: str) -> str:
     return f"L-{station}-{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(2).upper()}"
 
 
-@requires(*_READERS)
+@requires(*READERS)
 async def list_cases(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in _STATES:
@@ -134,7 +135,7 @@ async def replace_case(request: web.Request) -> web.Response:
     return await _save_local(request, await _body(request), number=number, revision=version[0] + 1)
 
 
-@requires(*_READERS)
+@requires(*READERS)
 async def get_case(request: web.Request) -> web.Response:
     number = request.match_info["number"]
 
@@ -148,31 +149,17 @@ async def get_case(request: web.Request) -> web.Response:
     case = await request.app[CONTEXT_KEY].store.read(read)
     if case is None:
         raise ProblemError(404, "case-not-found", f"no case {number}")
-    await _viewed(request, (link["footage_id"] for link in case["links"]), f"case {number}")
+    await viewed(request, (link["footage_id"] for link in case["links"]), f"case {number}")
     return web.json_response(case)
-
-
-@requires(*_READERS)
-async def footage_cases(request: web.Request) -> web.Response:
-    footage_id = request.match_info["footage_id"]
-
-    def read(q: Any) -> list[dict[str, Any]]:
-        found = rows.links_for_footage(q, footage_id)
-        for link in found:
-            link["history"] = rows.link_history(q, link["id"])
-        return found
-
-    found = await request.app[CONTEXT_KEY].store.read(read)
-    await _viewed(request, [footage_id], "footage cases")
-    return web.json_response({"footage_id": footage_id, "links": found})
 
 
 @requires(Role.SUPERVISOR)
 async def add_link(request: web.Request) -> web.Response:
     body = await _body(request)
     footage_id = body.get("footage_id")
-    if not isinstance(footage_id, str) or not footage_id:
-        raise ProblemError(400, "invalid-body", "'footage_id' (string) is required", parameter="footage_id")
+    if not isinstance(footage_id, str) or footage_id_of(footage_id) is None:
+        raise ProblemError(400, "invalid-body", "'footage_id' (the footage's integer id, as a string) is required",
+                           parameter="footage_id")
     reason = _reason(body, request, required=True)
     try:
         change = await request.app[CASES_KEY].link_by_hand(
@@ -195,7 +182,7 @@ async def remove_link(request: web.Request) -> web.Response:
     return web.json_response(_change(change))
 
 
-@requires(*_READERS)
+@requires(*READERS)
 async def list_review(request: web.Request) -> web.Response:
     state = request.query.get("state", "open")
     if state not in _REVIEW_STATES:
@@ -204,7 +191,7 @@ async def list_review(request: web.Request) -> web.Response:
     limit = _limit(request)
     items = await request.app[CONTEXT_KEY].store.read(
         lambda q: rows.review_items(q, state=None if state == "all" else state, limit=limit))
-    await _viewed(request, (i["footage_id"] for i in items), "review queue")
+    await viewed(request, (i["footage_id"] for i in items), "review queue")
     return web.json_response({"items": items})
 
 
@@ -233,7 +220,7 @@ async def reject_review(request: web.Request) -> web.Response:
     return await _resolve(request, confirm=False)
 
 
-@requires(*_READERS)
+@requires(*READERS)
 async def compliance_warnings(request: web.Request) -> web.Response:
     """Compliance warnings (alerts of kind compliance.*) with their history; ?state=active|all."""
     state = request.query.get("state", "active")
@@ -249,8 +236,11 @@ async def compliance_warnings(request: web.Request) -> web.Response:
 
 
 def route_adder(domain: CaseDomain) -> Any:
+    from edge.cases.trace import add_trace_routes
+
     def add_routes(app: web.Application) -> None:
         app[CASES_KEY] = domain
+        add_trace_routes(app)
         r = app.router
         r.add_get("/api/v1/cases", list_cases)
         r.add_post("/api/v1/cases", create_case)
@@ -258,7 +248,6 @@ def route_adder(domain: CaseDomain) -> Any:
         r.add_put("/api/v1/cases/{number}", replace_case)
         r.add_post("/api/v1/cases/{number}/links", add_link)
         r.add_delete("/api/v1/cases/{number}/links/{footage_id}", remove_link)
-        r.add_get("/api/v1/footage/{footage_id}/cases", footage_cases)
         r.add_get("/api/v1/review", list_review)
         r.add_post("/api/v1/review/{item_id}/confirm", confirm_review)
         r.add_post("/api/v1/review/{item_id}/reject", reject_review)

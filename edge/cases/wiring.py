@@ -1,10 +1,12 @@
 """How the daemon builds the case domain: the domain service, the feed (if a URL is set), the compliance
-service and the HTTP routes. Issues 3/4 pass their seams (officers, footage, holds, compliance inputs)."""
+service and the HTTP routes, with the seams wired to the real tables (``seams``) when the body-camera and
+footage services run, and to the phase-1 stand-ins otherwise (a station without cameras)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -14,9 +16,13 @@ from edge.cases.config import CasesConfig
 from edge.cases.domain import CaseDomain
 from edge.cases.feed import CaseFeed
 from edge.cases.routes import route_adder
-from edge.cases.seams import FootageSource, HoldHook, OfficerDirectory
+from edge.cases.seams import ConfiguredOfficers, FootageSource, HoldHook, OfficerDirectory
+from edge.config import Config
 from edge.store import Store
 from edge.supervisor import Service
+
+if TYPE_CHECKING:
+    from edge.bodycam.footage.service import FootageService
 
 
 @dataclass
@@ -39,3 +45,28 @@ def build(config: CasesConfig, store: Store, alerts: AlertBus, station_id: str, 
     feed = CaseFeed(domain, config.feed) if config.feed.url else None
     compliance = ComplianceService(domain, alerts, config.compliance, inputs=inputs)
     return CaseParts(domain, feed, compliance, route_adder(domain))
+
+
+def seams(config: Config, store: Store) -> dict[str, Any]:
+    """The real seams for ``build``: officers once the officer register runs (issue 3), footage, holds and
+    the device/footage compliance inputs once footage ingest runs (issue 4)."""
+    from edge.cases.sources import StoreComplianceInputs, StoreFootage, StoreOfficers
+    from edge.store.footage import case_hold
+
+    found: dict[str, Any] = {}
+    if config.services.bodycam:
+        # The configured list stays a fallback only while the register is empty.
+        fallback = ConfiguredOfficers(config.cases.feed) if config.cases.feed.check_officers else None
+        found["officers"] = StoreOfficers(store, fallback)
+        found["inputs"] = StoreComplianceInputs(store, uplink=config.services.uplink)
+        if config.footage.enabled:
+            found["footage"] = StoreFootage(store)
+            found["hold"] = case_hold
+    return found
+
+
+def connect_footage(parts: CaseParts, footage: FootageService) -> None:
+    """Footage ingest marks each new file as owed a matching run (in its own transaction), then links it."""
+    from edge.bodycam.footage.committer import CaseHooks
+
+    footage.case_hooks = CaseHooks(parts.domain.footage_pending, parts.domain.footage_ingested)

@@ -79,7 +79,7 @@ async def test_review_queue_confirm_and_reject_with_custody_and_outbox(station: 
     for n, (a, b) in enumerate([(0, 60), (15, 45)]):
         body = case_body(number=f"C-OVL-{n}", windows=[{"start": iso(T0 + a * M), "end": iso(T0 + b * M)}])
         assert (await call("POST", f"{base}/api/v1/cases", body=body))[0] == 201
-    changes = await daemon.cases.domain.footage_arrived(footage("F-1", "100001", T0 + 20 * M, 20))
+    changes = await daemon.cases.domain.footage_arrived(footage("1", "100001", T0 + 20 * M, 20))
     assert {(c.case_number, c.state) for c in changes} == {("C-OVL-0", "review"), ("C-OVL-1", "review")}
     status, queue = await call("GET", f"{base}/api/v1/review")
     assert status == 200 and len(queue["items"]) == 2
@@ -90,7 +90,7 @@ async def test_review_queue_confirm_and_reject_with_custody_and_outbox(station: 
     assert (await call("POST", f"{base}/api/v1/review/{first}/confirm"))[0] == 409
     assert (await call("POST", f"{base}/api/v1/review/{second}/reject"))[1]["state"] == "rejected"
     assert (await call("GET", f"{base}/api/v1/review"))[1]["items"] == []
-    log = await daemon.store.read(lambda q: custody.history(q, "footage:F-1"))
+    log = await daemon.store.read(lambda q: custody.history(q, "footage:1"))
     actions = [e.action for e in log]
     assert actions[:2] == ["case.review", "case.review"] and "case.link" in actions and "case.reject" in actions
     assert "footage.view" in actions and log[-1].actor == "supervisor:test-supervisor"
@@ -101,28 +101,28 @@ async def test_a_persons_decision_is_never_overwritten(station: tuple[Daemon, st
     daemon, base = station
     assert daemon.cases is not None
     await call("POST", f"{base}/api/v1/cases", body=case_body(number="C-0001"))
-    await daemon.cases.domain.footage_arrived(footage("F-1", "100001", T0 + 5 * M, 20))
-    status, body = await call("DELETE", f"{base}/api/v1/cases/C-0001/links/F-1")
+    await daemon.cases.domain.footage_arrived(footage("1", "100001", T0 + 5 * M, 20))
+    status, body = await call("DELETE", f"{base}/api/v1/cases/C-0001/links/1")
     assert status == 400 and body["type"].endswith("reason-required")
-    status, body = await call("DELETE", f"{base}/api/v1/cases/C-0001/links/F-1", body={"reason": "wrong officer"})
+    status, body = await call("DELETE", f"{base}/api/v1/cases/C-0001/links/1", body={"reason": "wrong officer"})
     assert status == 200 and body["state"] == "unlinked"
     # The machine sees the file again (re-announced) and the case changes: the person's unlink stands.
-    await daemon.cases.domain.footage_arrived(footage("F-1", "100001", T0 + 5 * M, 20))
+    await daemon.cases.domain.footage_arrived(footage("1", "100001", T0 + 5 * M, 20))
     await call("PUT", f"{base}/api/v1/cases/C-0001", body=case_body(title="changed"))
-    status, links = await call("GET", f"{base}/api/v1/footage/F-1/cases")
+    status, links = await call("GET", f"{base}/api/v1/footage/1/cases")
     [link] = links["links"]
     assert (link["state"], link["decided_by"]) == ("unlinked", "person")
     assert [h["state"] for h in link["history"]] == ["linked", "unlinked"]
     assert link["provenance"]["reason"] == "wrong officer" and link["provenance"]["machine"]["rule"]
     # Link by hand needs a reason, and then a file outside any window is linked.
-    assert (await call("POST", f"{base}/api/v1/cases/C-0001/links", body={"footage_id": "F-9"}))[0] == 400
+    assert (await call("POST", f"{base}/api/v1/cases/C-0001/links", body={"footage_id": "9"}))[0] == 400
     status, body = await call("POST", f"{base}/api/v1/cases/C-0001/links",
-                              body={"footage_id": "F-9", "reason": "officer brought it in"})
+                              body={"footage_id": "9", "reason": "officer brought it in"})
     assert status == 201 and body["decided_by"] == "person"
     assert (await call("POST", f"{base}/api/v1/cases/C-0404/links",
-                       body={"footage_id": "F-9", "reason": "x"}))[0] == 404
+                       body={"footage_id": "9", "reason": "x"}))[0] == 404
     status, case = await call("GET", f"{base}/api/v1/cases/C-0001")
-    assert {link["footage_id"]: link["state"] for link in case["links"]} == {"F-1": "unlinked", "F-9": "linked"}
-    views = await daemon.store.read(lambda q: custody.history(q, "footage:F-9"))
+    assert {link["footage_id"]: link["state"] for link in case["links"]} == {"1": "unlinked", "9": "linked"}
+    views = await daemon.store.read(lambda q: custody.history(q, "footage:9"))
     assert views[-1].action == "footage.view"
     assert (await daemon.store.read(custody.verify)).ok

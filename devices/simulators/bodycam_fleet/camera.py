@@ -275,6 +275,8 @@ class SimCamera:
         self.s.last_file = name
         # The footage itself is not simulated here; the hash is a stable stand-in tied to the file.
         digest = hashlib.sha256(f"{self.ident.device_id}/{name}/{size}".encode()).hexdigest()
+        if self._cfg.footage is not None:
+            size, digest = self._cfg.footage(self.ident.device_id, name, self.now - seg.start_t)
         self._emit(
             FilePayload(
                 **self._envelope(), name=name, start=seg.start_dev, end=self.device_time(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,6 +35,9 @@ class FleetConfig:
     fault_rate: float = 0.0  # share of non-status messages replaced by a fault
     fault_modes: tuple[FaultMode, ...] = tuple(FaultMode)
     buffer_limit: int = 2000  # messages a camera keeps while offline (oldest telemetry dropped first)
+    # (device id, file name, seconds recorded) -> (size, SHA-256) of real content written for the file,
+    # so that an uploader can send what the announcement promised. None: a stand-in size and hash.
+    footage: Callable[[str, str, float], tuple[int, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,16 +30,34 @@ class CentralState:
     not_modified: int = 0
     started: float = field(default_factory=time.monotonic)
     extras: dict[str, Any] = field(default_factory=dict)  # room for the uplink simulator's state
+    held: list[Any] = field(default_factory=list)  # the on-time records while paused
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario, **kwargs: Any) -> CentralState:
+    def from_scenario(cls, scenario: Scenario, *, paused: bool = False, **kwargs: Any) -> CentralState:
+        """``paused``: serve an empty feed until ``resume()`` (a driver enrols the officers first, so that
+        the station knows every officer the feed names)."""
         state = cls(**kwargs)
         for incident in scenario.incidents:
             if incident.late:
                 state.pending.append(incident.record)
+            elif paused:
+                state.held.append(incident.record)
             else:
                 state.publish(incident.record)
         return state
+
+    def resume(self) -> None:
+        """Publish the held records; the late ones count their polls and seconds from now."""
+        for record in self.held:
+            self.publish(record)
+        self.held.clear()
+        self.polls, self.started = 0, time.monotonic()
+
+    def release_late(self) -> None:
+        """Publish the late records now (tests and drivers that decide when "late" is)."""
+        for record in self.pending:
+            self.publish(record)
+        self.pending.clear()
 
     def publish(self, record: Any) -> int:
         seq = (self.log[-1][0] if self.log else 0) + 1
@@ -47,6 +65,8 @@ class CentralState:
         return seq
 
     def release_due(self) -> None:
+        if self.held:  # paused: nothing is late before the day has begun
+            return
         elapsed = time.monotonic() - self.started
         due = self.polls > self.late_after_polls or (self.late_after_s is not None and elapsed >= self.late_after_s)
         if due and self.pending:

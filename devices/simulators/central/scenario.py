@@ -8,10 +8,15 @@ tag) so that footage exists for the incidents that should have it:
 - ``tagged``: cam 2's officer; cam 2 records and then tags the case number (decisive);
 - ``no-footage``: cam 3's officer, a window that ended 23 h before the fleet's start, while the camera was
   off: no footage can exist, so the "officer without footage" warning is due about an hour after start;
-- ``overlap-a``/``overlap-b``: cam 4's officer on two overlapping incidents with no location; cam 4
-  records inside both: equally good candidates, so one review item per case;
+- ``overlap-a``/``overlap-b``: cam 4's officer on two overlapping incidents; cam 4 records inside both.
+  Time cannot tell them apart; the GPS track can: ``overlap-b`` is in the patrol area (linked),
+  ``overlap-a`` ~8 km away (place score 0, total 0.6: the one review item of the day);
 - ``late``: cam 5's officer; the case reaches the feed only after ``late_after_polls`` polls or
-  ``late_after_s`` seconds, and re-linking then links the footage recorded before it was known.
+  ``late_after_s`` seconds, and re-linking then links the footage recorded before it was known;
+- ``gap``: cam 6 records three times with no case; the announcement of its second file is lost (the
+  driver drops it, ``Scenario.dropped``), so the station sees files 1 and 3 only: a sequence gap.
+
+Case numbers carry the start minute, so demo runs on one station never reuse a number.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class Scenario:
     roster: list[CameraIdentity]
     incidents: list[Incident] = field(default_factory=list)
     script: list[ScriptStep] = field(default_factory=list)
+    dropped: set[tuple[str, int]] = field(default_factory=set)  # (device id, file index) never announced
 
     def steps_between(self, t0: timedelta, t1: timedelta) -> list[ScriptStep]:
         """Script steps due in (t0, t1], in order (the demo drives the fleet with these)."""
@@ -71,13 +77,13 @@ def _iso(moment: datetime) -> str:
 
 
 def _number(cam: CameraIdentity, start: datetime, n: int) -> str:
-    return f"A{cam.officer.unit_no}{start:%Y%m}{n:04d}"
+    return f"A{cam.officer.unit_no}{start:%Y%m%d%H%M}{n:02d}"
 
 
 def build_scenario(seed: int, start: datetime, *, cameras: int = 6, config: FleetConfig | None = None
                    ) -> Scenario:
-    if cameras < 5:
-        raise ValueError("the scenario needs at least 5 cameras")
+    if cameras < 6:
+        raise ValueError("the scenario needs at least 6 cameras")
     cfg = config or FleetConfig()
     roster = BodycamFleet(cameras, seed=seed, start=start, config=cfg).cameras
     scenario = Scenario(seed, start, roster)
@@ -96,7 +102,9 @@ def build_scenario(seed: int, start: datetime, *, cameras: int = 6, config: Flee
         }, expect, late))
         return number
 
-    c1, c2, c3, c4, c5 = roster[:5]
+    c1, c2, c3, c4, c5, c6 = roster[:6]
+    # ~8 km north-east of the patrol area: no fix of the day comes within radius + falloff of it.
+    far = {"lat": cfg.lat + 0.06, "lon": cfg.lon + 0.04, "radius_m": 200.0}
     incident("with-footage", c1, 1, 1 * H, 1 * H + 40 * M, "linked", location=place, title="Traffic dispute")
     scenario.script += [ScriptStep(1 * H + 5 * M, c1.device_id, "record_start"),
                         ScriptStep(1 * H + 30 * M, c1.device_id, "record_stop")]
@@ -106,12 +114,20 @@ def build_scenario(seed: int, start: datetime, *, cameras: int = 6, config: Flee
                         ScriptStep(2 * H + 21 * M, c2.device_id, "case_tag", tagged)]
     offset = c3.shift.start - start
     incident("no-footage", c3, 3, -24 * H - offset, -23 * H - offset, "no_footage", title="Noise complaint")
-    incident("overlap-a", c4, 4, 3 * H, 4 * H, "review", title="Domestic call")
-    incident("overlap-b", c4, 5, 3 * H + 10 * M, 3 * H + 50 * M, "review", title="Street fight nearby")
+    incident("overlap-a", c4, 4, 3 * H, 4 * H, "review", location=far, title="Domestic call")
+    incident("overlap-b", c4, 5, 3 * H + 10 * M, 3 * H + 50 * M, "linked", location=place,
+             title="Street fight nearby")
     scenario.script += [ScriptStep(3 * H + 15 * M, c4.device_id, "record_start"),
                         ScriptStep(3 * H + 40 * M, c4.device_id, "record_stop")]
     incident("late", c5, 6, 1 * H + 30 * M, 2 * H, "linked", location=place, late=True, title="Lost child")
     scenario.script += [ScriptStep(1 * H + 35 * M, c5.device_id, "record_start"),
                         ScriptStep(1 * H + 55 * M, c5.device_id, "record_stop")]
+    scenario.script += [ScriptStep(30 * M, c6.device_id, "record_start"),
+                        ScriptStep(35 * M, c6.device_id, "record_stop"),
+                        ScriptStep(45 * M, c6.device_id, "record_start"),
+                        ScriptStep(50 * M, c6.device_id, "record_stop"),
+                        ScriptStep(55 * M, c6.device_id, "record_start"),
+                        ScriptStep(58 * M, c6.device_id, "record_stop")]
+    scenario.dropped.add((c6.device_id, 2))
     scenario.script.sort(key=lambda s: (s.at, s.device_id))
     return scenario

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +36,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class CaseHooks:
+    """The case domain's part in an ingest (issue 6): ``owed`` runs inside the footage row's transaction
+    (a durable "match this file" marker), ``ingested`` after it committed (the matching itself)."""
+
+    owed: Callable[[Tx, int], None]
+    ingested: Callable[[int], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     state: str  # complete | quarantined | duplicate
     footage_id: int
@@ -51,6 +61,7 @@ class Ingestor:
         self._metrics = metrics
         self._prober = prober
         self._probes: set[asyncio.Task[None]] = set()
+        self.cases: CaseHooks | None = None  # set by the daemon when the case domain runs
 
     async def finalize(self, ingest: dict[str, Any], part: Path, computed: str) -> Outcome:
         """``part`` is complete and fsynced and hashes to ``computed``."""
@@ -114,6 +125,8 @@ class Ingestor:
                     custody.append(tx, actor="system:bodycam", action="footage.hold", subject=f"footage:{footage_id}",
                                    reason=f"announced by the camera as {announced['hold_reason']}")
                     held = True
+                if self.cases is not None:
+                    self.cases.owed(tx, footage_id)
                 outbox.enqueue(tx, OutboxEntry(
                     "footage.file", Priority.EVIDENCE if held else Priority.ROUTINE, f"footage:{sha256}",
                     file=FileRef(self._layout.path(rel), size, sha256)))
@@ -137,6 +150,11 @@ class Ingestor:
                 {"footage_id": result.footage_id, "declared": ingest["declared_sha256"], "received": sha256}))
         elif result.state == "complete":
             log.info("ingested %s from %s as footage %d", ingest["file_name"], ingest["device_id"], result.footage_id)
+            if self.cases is not None:
+                try:  # late footage is matched at once; a failure here leaves the marker for the next start
+                    await self.cases.ingested(result.footage_id)
+                except Exception:  # the file is safely stored whatever linking does
+                    log.exception("case linking of footage %d failed; retried at the next start", result.footage_id)
         if result.state != "duplicate":
             self.schedule_probe(result.footage_id, rel, sha256)
         return result
