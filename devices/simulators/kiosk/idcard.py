@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from devices.simulators.kiosk.base import PtySimulator
 from devices.simulators.kiosk.cards import SAMPLE_CARDS, sample_photo
 from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.idcard import codec
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 SAM_ID = bytes.fromhex("0501000000000000123456789abcdef0")
 
 
-class IdCardReaderSim:
+class IdCardReaderSim(PtySimulator):
     """Answers find/select/read like a reader; faults are flipped with set_fault() or the attributes."""
 
     FAULTS: tuple[str, ...] = (
@@ -30,6 +31,7 @@ class IdCardReaderSim:
     )
 
     def __init__(self, link_dir: Path, *, baud: int = 115200, name: str = "idcard", read_delay: float = 0.0) -> None:
+        super().__init__()
         self.port = PtyDevice(name, link_dir, baud)
         self.port.on_data = self._on_data
         self._decoder = codec.FrameDecoder(max_len=3)
@@ -39,19 +41,6 @@ class IdCardReaderSim:
         self.sam_failure = False
         self.read_delay = read_delay  # time a real reader spends talking to the card
         self.commands: list[Command] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def path(self) -> Path:
-        return self.port.path
-
-    async def start(self) -> None:
-        await self.port.start()
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await self.port.stop()
 
     def insert(self, key: str = "standard") -> None:
         if key not in SAMPLE_CARDS:
@@ -61,9 +50,7 @@ class IdCardReaderSim:
     def remove(self) -> None:
         self.card = ""
 
-    def set_fault(self, fault: str, value: Any = True) -> None:
-        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
-            return
+    def set_device_fault(self, fault: str, value: Any) -> None:
         if fault == "card":
             self.insert(str(value)) if value else self.remove()
         elif fault == "remove_mid_read":
@@ -73,7 +60,7 @@ class IdCardReaderSim:
         elif fault == "sam_failure":
             self.sam_failure = bool(value)
         else:
-            raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
+            super().set_device_fault(fault, value)
 
     def _on_data(self, data: bytes) -> None:
         for item in self._decoder.feed(data):
@@ -86,9 +73,7 @@ class IdCardReaderSim:
                 continue
             self.commands.append(command)
             if command in (Command.READ_TEXT_PHOTO, Command.READ_TEXT_PHOTO_FP) and self.read_delay:
-                task = asyncio.get_running_loop().create_task(self._delayed(command), name="sim.idcard.read")
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(self._delayed(command), "sim.idcard.read")
             else:
                 self._reply(self._answer(command))
 

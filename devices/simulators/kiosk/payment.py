@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from devices.simulators.kiosk.base import PtySimulator
 from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.payment import ecr
 from edge.kiosk.payment.ecr import Code, ResultCode, TransactionResult
@@ -15,7 +16,7 @@ from edge.kiosk.payment.ecr import Code, ResultCode, TransactionResult
 log = logging.getLogger(__name__)
 
 
-class PaymentTerminalSim:
+class PaymentTerminalSim(PtySimulator):
     FAULTS: tuple[str, ...] = (
         "approve",  # bool: approve (default) or decline the next sales
         "host_delay",  # seconds the "host" takes to authorise
@@ -39,6 +40,7 @@ class PaymentTerminalSim:
         host_delay: float = 0.05,
         reboot_time: float = 0.3,
     ) -> None:
+        super().__init__()
         self.port = PtyDevice(name, link_dir, baud)
         self.port.on_data = self._on_data
         self.variant = variant
@@ -58,25 +60,9 @@ class PaymentTerminalSim:
         self._stan = 0
         self._decoder = ecr.FrameDecoder(variant)
         self._busy: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._pending_out: bytes | None = None
 
-    @property
-    def path(self) -> Path:
-        return self.port.path
-
-    async def start(self) -> None:
-        await self.port.start()
-
-    async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.port.stop()
-
-    def set_fault(self, fault: str, value: Any = True) -> None:
-        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
-            return
+    def set_device_fault(self, fault: str, value: Any) -> None:
         if fault in ("approve", "duplicate_ack"):
             setattr(self, fault, value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes"))
         elif fault == "host_delay":
@@ -87,7 +73,7 @@ class PaymentTerminalSim:
             self.reboot_mid_sale = "before" if value is True else str(value)
             self._decoder.reset()
         else:
-            raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
+            super().set_device_fault(fault, value)
 
     # -- wire ----------------------------------------------------------------------------------------------
     def _control(self, byte: int) -> None:
@@ -100,12 +86,6 @@ class PaymentTerminalSim:
             self.checksum_errors -= 1
             frame = frame[:-1] + bytes([frame[-1] ^ 0x55])
         self.port.send(frame)
-
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     def _on_data(self, data: bytes) -> None:
         for ev in self._decoder.feed(data):

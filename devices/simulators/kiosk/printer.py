@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from devices.simulators.kiosk.base import PtySimulator
 from devices.simulators.kiosk.escpos_interp import EscPosInterpreter, Receipt
 from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.printer.status import PaperState, PrinterHealth, encode_asb, encode_dle_eot
@@ -14,7 +15,7 @@ from edge.kiosk.printer.status import PaperState, PrinterHealth, encode_asb, enc
 log = logging.getLogger(__name__)
 
 
-class EscPosPrinterSim:
+class EscPosPrinterSim(PtySimulator):
     FAULTS: tuple[str, ...] = (
         "paper",  # value: full | low | out
         "cover_open",  # bool
@@ -33,6 +34,7 @@ class EscPosPrinterSim:
         output_dir: Path | None = None,
         render: bool = True,
     ) -> None:
+        super().__init__()
         self.port = PtyDevice(name, link_dir, baud)
         self.port.on_data = self._on_data
         self.health = PrinterHealth(paper=PaperState.FULL)
@@ -47,21 +49,7 @@ class EscPosPrinterSim:
     def _new_interp(self) -> EscPosInterpreter:
         return EscPosInterpreter(self._status, self._cut, self._set_asb)
 
-    @property
-    def path(self) -> Path:
-        return self.port.path
-
-    async def start(self) -> None:
-        await self.port.start()
-
-    async def stop(self) -> None:
-        await self.port.stop()
-
-    def set_fault(self, fault: str, value: Any = True) -> None:
-        if self.port.apply_line_fault(fault, value, garbage_bytes=16):
-            if fault == "replug":
-                self._interp = self._new_interp()  # a replugged printer starts from a clean state
-            return
+    def set_device_fault(self, fault: str, value: Any) -> None:
         if fault == "paper":
             self._change(paper=PaperState(str(value)), paper_end_stop=str(value) == "out")
         elif fault == "cover_open":
@@ -73,7 +61,10 @@ class EscPosPrinterSim:
         elif fault == "paper_out_next_job":
             self.paper_out_next_job = bool(value)
         else:
-            raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
+            super().set_device_fault(fault, value)
+
+    def on_replug(self) -> None:
+        self._interp = self._new_interp()
 
     def _change(self, **changes: Any) -> None:
         old = self.health

@@ -6,16 +6,19 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from devices.simulators.kiosk.base import PtySimulator
 from devices.simulators.kiosk.pty_link import LINE_FAULTS, PtyDevice
 from edge.kiosk.scanner.codec import TRIGGER_OFF, TRIGGER_ON
 
 
-class QrScannerSim:
+class QrScannerSim(PtySimulator):
     """Codes queued with present() are emitted while the trigger is on (or at once in presentation mode)."""
 
     FAULTS: tuple[str, ...] = ("code", "no_suffix", "presentation", *LINE_FAULTS)
+    GARBAGE_BYTES = 8
 
     def __init__(self, link_dir: Path, *, baud: int = 9600, name: str = "scanner", suffix: bytes = b"\r") -> None:
+        super().__init__()
         self.port = PtyDevice(name, link_dir, baud, chunk=8)
         self.port.on_data = self._on_data
         self.suffix = suffix
@@ -26,31 +29,19 @@ class QrScannerSim:
         self._pending: deque[bytes] = deque()
         self._rx = bytearray()
 
-    @property
-    def path(self) -> Path:
-        return self.port.path
-
-    async def start(self) -> None:
-        await self.port.start()
-
-    async def stop(self) -> None:
-        await self.port.stop()
-
     def present(self, code: str | bytes) -> None:
         """A citizen holds a code in front of the scanner."""
         self._pending.append(code.encode() if isinstance(code, str) else code)
         self._emit()
 
-    def set_fault(self, fault: str, value: Any = True) -> None:
-        if self.port.apply_line_fault(fault, value, garbage_bytes=8):
-            return
+    def set_device_fault(self, fault: str, value: Any) -> None:
         if fault == "code":
             self.present(str(value))
         elif fault in ("no_suffix", "presentation"):
             setattr(self, fault, bool(value))
             self._emit()
         else:
-            raise KeyError(f"unknown fault {fault!r}; have {self.FAULTS}")
+            super().set_device_fault(fault, value)
 
     def _emit(self) -> None:
         while self._pending and (self.triggered or self.presentation):
