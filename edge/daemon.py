@@ -153,6 +153,8 @@ class Daemon:
                                             **cases_wiring.seams(self.config, self.store))
             if self.footage is not None:
                 cases_wiring.connect_footage(self.cases, self.footage)
+            if self.bodycam is not None:
+                cases_wiring.connect_bodycam(self.cases, self.bodycam, self.store)
             services.extend(self.cases.services)
             route_adders.append(self.cases.add_routes)
         if self.config.services.kiosk:

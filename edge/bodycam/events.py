@@ -9,6 +9,7 @@ own transaction, so the alert is published as soon as one commit is done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from edge.alerts import Alert, AlertBus, Severity
 from edge.bodycam.config import BodycamConfig
 from edge.bodycam.payloads import (
     CameraMessage,
+    CaseTag,
     Docked,
     FilePayload,
     MarkImportant,
@@ -50,11 +52,16 @@ def _insert(tx: Tx, msg: CameraMessage, verdict: Verdict, kind: str, details: di
         raise _AlreadyStored
 
 
+CaseTagListener = Callable[[str, str | None, datetime], Awaitable[None]]
+
+
 class EventWriter:
     def __init__(self, store: Store, alerts: AlertBus, config: BodycamConfig) -> None:
         self._store = store
         self._alerts = alerts
         self._config = config
+        # Told of every stored case_tag, late ones included: footage already ingested may need re-matching.
+        self.case_tag_listeners: list[CaseTagListener] = []
 
     async def status(self, msg: CameraMessage, verdict: Verdict) -> bool:
         p = msg.payload
@@ -79,6 +86,8 @@ class EventWriter:
             return await self._sos(msg, p, dev, store_it)
         if not await self._stored(store_it):
             return False
+        if isinstance(p, CaseTag):
+            await self._tell_case_tag(dev.device_id, p)
         if not newest:
             return True  # late: stored, flagged, never overrides newer state
         if isinstance(p, SosClear):
@@ -91,6 +100,14 @@ class EventWriter:
         elif isinstance(p, Docked | Undocked):
             dev.docked = isinstance(p, Docked)
         return True
+
+    async def _tell_case_tag(self, device_id: str, tag: CaseTag) -> None:
+        for listener in self.case_tag_listeners:
+            try:
+                await listener(device_id, tag.file_name, tag.ts)
+            except Exception:
+                # The tag is stored; the next matching run for that file still sees it.
+                log.exception("case_tag listener failed for %s", device_id)
 
     async def _sos(self, msg: CameraMessage, p: Sos, dev: DeviceState, store_it: Any) -> bool:
         dev.sos = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from edge.supervisor import Service
 
 if TYPE_CHECKING:
     from edge.bodycam.footage.service import FootageService
+    from edge.bodycam.service import BodycamService
 
 
 @dataclass
@@ -70,3 +72,16 @@ def connect_footage(parts: CaseParts, footage: FootageService) -> None:
     from edge.bodycam.footage.committer import CaseHooks
 
     footage.case_hooks = CaseHooks(parts.domain.footage_pending, parts.domain.footage_ingested)
+
+
+def connect_bodycam(parts: CaseParts, bodycam: BodycamService, store: Store) -> None:
+    """A camera's case_tag can arrive after its file was ingested: re-match the files it speaks of."""
+    from edge.store.case_sources import footage_for_tag
+
+    async def on_case_tag(device_id: str, file_name: str | None, device_ts: datetime) -> None:
+        ids = await store.read(lambda q: footage_for_tag(q, device_id, file_name, device_ts))
+        for footage_id in ids:
+            await parts.domain.footage_ingested(footage_id)
+
+    bodycam.events.case_tag_listeners.append(on_case_tag)
+

@@ -61,6 +61,16 @@ def case_tags(q: Queries, device_id: str, file_name: str, start: datetime, end: 
     return sorted(r["case_no"] for r in rows if r["case_no"])
 
 
+def footage_for_tag(q: Queries, device_id: str, file_name: str | None, device_ts: datetime) -> list[int]:
+    """Good footage a camera's case_tag speaks of, by the same rule as ``case_tags``: the file it names,
+    or (naming none) the files whose announced device-clock range covers the tag's time."""
+    stamp = to_iso(device_ts)
+    return [r["id"] for r in q.all(
+        _FOOTAGE + " WHERE f.state = 'good' AND f.device_id = ? AND (f.file_name = ?"
+        " OR (? IS NULL AND e.device_start <= ? AND e.device_end >= ?)) ORDER BY f.id",
+        (device_id, file_name, file_name, stamp, stamp))]
+
+
 def custody_chain(q: Queries, footage_id: str) -> list[dict[str, Any]]:
     """The custody entries about one file, oldest first (with their chain hashes)."""
     rows = q.all("SELECT seq, at, actor, action, reason, details, prev_hash, hash FROM custody_log"
