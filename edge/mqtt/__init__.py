@@ -1,6 +1,6 @@
 """The MQTT link (paho lives only in ``edge.mqtt.link``) and the pure topic router."""
 
-from edge.mqtt.link import LinkSettings, MqttLink, PublishError
+from edge.mqtt.link import MqttLink
 from edge.mqtt.routing import (
     DeadLetterSink,
     Handler,
@@ -10,6 +10,7 @@ from edge.mqtt.routing import (
     TopicRouter,
     topic_matches,
 )
+from edge.mqtt.settings import LinkSettings, PublishError
 
 __all__ = [
     "DeadLetterSink",

@@ -35,37 +35,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge.metrics import Metrics
 from edge.mqtt.dispatch import Dispatcher
 from edge.mqtt.routing import DeadLetterSink, Message, TopicRouter
+from edge.mqtt.settings import LinkSettings, PublishError
 from edge.supervisor import Service
 from edge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 _CONNACK_TIMEOUT_S = 10.0
-
-
-class PublishError(Exception):
-    """The broker refused a publish (reason code >= 0x80) or the link is shutting down."""
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSettings:
-    host: str
-    port: int
-    client_id: str
-    username: str = ""
-    password: str = ""
-    tls: bool = False
-    ca_file: str | None = None
-    keepalive_s: int = 30
-    session_expiry_s: int = 86_400
-    max_inflight: int = 1_000
-    receive_maximum: int = 1_000
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    status_topic: str = ""  # retained online/offline status with a last will; empty: none
-    online_payload: bytes = b'{"state":"online"}'
-    offline_payload: bytes = b'{"state":"offline"}'
-    lanes: int = 4
 
 
 @dataclass
