@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from edge.bodycam.config import BodycamConfig
 from edge.bodycam.footage.config import FootageConfig
 from edge.cases.config import CasesConfig
+from edge.config_section import ConfigSection
 from edge.kiosk.config import KioskSection
 
 STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
@@ -42,17 +43,14 @@ class Role(enum.StrEnum):
     KIOSK = "kiosk"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class StationConfig(_Section):
+class StationConfig(ConfigSection):
     id: Annotated[str, Field(pattern=STATION_ID_PATTERN)]
     name: str = ""
     data_dir: Path = Path("/var/lib/station-edge")
 
 
-class MqttConfig(_Section):
+class MqttConfig(ConfigSection):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str = ""  # default: edge-{station.id}
     username: str = ""
@@ -98,7 +96,7 @@ class MqttConfig(_Section):
         return urlsplit(self.url).scheme == "mqtts"
 
 
-class ApiToken(_Section):
+class ApiToken(ConfigSection):
     """An API client. Prefer token_sha256: the config then holds no secret at all."""
 
     name: Annotated[str, Field(min_length=1)]
@@ -122,7 +120,7 @@ class ApiToken(_Section):
         return self.token_sha256 or hashlib.sha256(self.token.encode()).hexdigest()
 
 
-class HttpConfig(_Section):
+class HttpConfig(ConfigSection):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65_535)] = 8080
     # /metrics without a token: scrapers on the station LAN rarely carry one.
@@ -130,8 +128,8 @@ class HttpConfig(_Section):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
 
 
-class ApiConfig(_Section):
-    tokens: list[ApiToken] = []
+class ApiConfig(ConfigSection):
+    tokens: list[ApiToken] = Field(default_factory=list)
 
     @field_validator("tokens")
     @classmethod
@@ -143,7 +141,7 @@ class ApiConfig(_Section):
         return tokens
 
 
-class ServicesConfig(_Section):
+class ServicesConfig(ConfigSection):
     """Which parts of the daemon run on this machine (a kiosk PC runs only the kiosk part)."""
 
     mqtt: bool = True
@@ -154,7 +152,7 @@ class ServicesConfig(_Section):
     cases: bool = True  # case registry, auto-linking, review queue, compliance warnings
 
 
-class SupervisorConfig(_Section):
+class SupervisorConfig(ConfigSection):
     max_restarts: Annotated[int, Field(ge=0)] = 5
     restart_window_s: Annotated[float, Field(gt=0)] = 60.0
     backoff_min_s: Annotated[float, Field(gt=0)] = 0.5
@@ -163,12 +161,12 @@ class SupervisorConfig(_Section):
     shutdown_timeout_s: Annotated[float, Field(gt=0, le=60)] = 8.0
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(ConfigSection):
     format: Literal["json", "text"] = "json"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class Config(_Section):
+class Config(ConfigSection):
     station: StationConfig
     mqtt: MqttConfig = MqttConfig()
     http: HttpConfig = HttpConfig()

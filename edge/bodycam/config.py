@@ -6,17 +6,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from edge.config_section import ConfigSection
 
 
-class BodycamConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class BodycamConfig(ConfigSection):
 
     # Broker files written by provisioning (None: this station does not manage its broker's accounts).
     broker_password_file: Path | None = None
     broker_acl_file: Path | None = None
     # Run after the files changed so the broker re-reads them (Mosquitto reloads on SIGHUP).
-    broker_reload_command: list[str] = ["systemctl", "reload", "mosquitto"]
+    broker_reload_command: list[str] = Field(default_factory=lambda: ["systemctl", "reload", "mosquitto"])
     # A camera that sent nothing for this long is offline even if the broker never fired its will.
     heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 120.0
     battery_warning_pct: Annotated[int, Field(ge=0, le=100)] = 20

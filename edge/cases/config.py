@@ -8,19 +8,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from edge.bodycam.payloads.ids import OFFICER_NO_PATTERN
+from edge.config_section import ConfigSection
 
 _Seconds = Annotated[float, Field(ge=0)]
 _Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class MatchingConfig(_Section):
+class MatchingConfig(ConfigSection):
     # A few minutes before dispatch catches the camera's pre-event buffer and an early start; wider
     # buffers are the commonest source of false matches (bodycam-domain.md), so keep them short.
     pre_buffer_s: _Seconds = 300.0
@@ -47,7 +45,7 @@ class MatchingConfig(_Section):
         return self
 
 
-class FeedConfig(_Section):
+class FeedConfig(ConfigSection):
     url: str = ""  # base URL of the central platform; empty: no feed (local cases only)
     token: str = ""  # bearer token for the central platform, if it wants one
     poll_interval_s: Annotated[float, Field(gt=0)] = 30.0
@@ -58,14 +56,14 @@ class FeedConfig(_Section):
     max_window_h: Annotated[float, Field(gt=0)] = 72.0
     # Until the officer register (issue 3) is wired in, officers can be checked against this list.
     check_officers: bool = False
-    officers: list[Annotated[str, Field(pattern=f"^{OFFICER_NO_PATTERN}$")]] = []
+    officers: list[Annotated[str, Field(pattern=f"^{OFFICER_NO_PATTERN}$")]] = Field(default_factory=list)
 
     @property
     def max_window(self) -> timedelta:
         return timedelta(hours=self.max_window_h)
 
 
-class ComplianceConfig(_Section):
+class ComplianceConfig(ConfigSection):
     interval_s: Annotated[float, Field(gt=0)] = 60.0
     # Colours: blue from blue_before_h ahead of a deadline, yellow from yellow_before_h, red once passed.
     blue_before_h: Annotated[float, Field(ge=0)] = 6.0
@@ -90,7 +88,7 @@ class ComplianceConfig(_Section):
         return self
 
 
-class CasesConfig(_Section):
+class CasesConfig(ConfigSection):
     matching: MatchingConfig = MatchingConfig()
     feed: FeedConfig = FeedConfig()
     compliance: ComplianceConfig = ComplianceConfig()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from edge.config_section import ConfigSection
 
 
 class Kind(enum.Enum):
@@ -25,29 +27,26 @@ class Kind(enum.Enum):
     PAYMENT = "payment"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class IdCardOptions(_Strict):
+class IdCardOptions(ConfigSection):
     poll_interval: float = Field(2.0, gt=0)
     find_interval: float = Field(0.2, gt=0)
     retries: int = Field(2, ge=0, le=5)
     timeout_scale: float = Field(1.0, ge=1.0)
 
 
-class PrinterOptions(_Strict):
+class PrinterOptions(ConfigSection):
     poll_interval: float = Field(5.0, gt=0)
     use_asb: bool = True
     status_timeout: float = Field(1.0, gt=0)
 
 
-class ScannerOptions(_Strict):
+class ScannerOptions(ConfigSection):
     terminator: str = Field("CR", pattern="^(CR|CRLF)$")
     gap: float | None = Field(0.05, gt=0)
 
 
-class PaymentConfigOptions(_Strict):
+class PaymentConfigOptions(ConfigSection):
     terminal_id: str = Field("00000001", max_length=8)
     ecr_id: str = Field("KIOSK001", max_length=8)
     lrc: str = Field("seeded_7f", pattern="^(plain|seeded_7f)$")
@@ -59,7 +58,7 @@ class PaymentConfigOptions(_Strict):
     poll_interval: float = Field(10.0, gt=0)
 
 
-_OPTIONS: dict[Kind, type[_Strict]] = {
+_OPTIONS: dict[Kind, type[ConfigSection]] = {
     Kind.IDCARD: IdCardOptions,
     Kind.PRINTER: PrinterOptions,
     Kind.SCANNER: ScannerOptions,
@@ -67,11 +66,11 @@ _OPTIONS: dict[Kind, type[_Strict]] = {
 }
 
 
-def options_model(kind: Kind) -> type[_Strict]:
+def options_model(kind: Kind) -> type[ConfigSection]:
     return _OPTIONS[kind]
 
 
-class PeripheralConfig(_Strict):
+class PeripheralConfig(ConfigSection):
     kind: Kind
     port: str = Field(min_length=1)
     baud: int = Field(115200, gt=0)
@@ -79,10 +78,10 @@ class PeripheralConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class KioskConfig(_Strict):
+class KioskConfig(ConfigSection):
     id: str = Field(min_length=1, max_length=32)
     peripherals: list[PeripheralConfig] = Field(default_factory=list)
 
 
-class KioskSection(_Strict):
+class KioskSection(ConfigSection):
     kiosks: list[KioskConfig] = Field(default_factory=list)

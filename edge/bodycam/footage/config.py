@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from edge.config_section import ConfigSection
 
 # Article 13 of the on-scene recording rules: at least six months. 183 days covers any six months.
 MIN_ROUTINE_RETENTION_DAYS = 183
 
 
-class FootageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FootageConfig(ConfigSection):
 
     enabled: bool = True
     # None: {station.data_dir}/footage. Its own filesystem is best: a full footage disk then never stops
