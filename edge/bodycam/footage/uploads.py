@@ -107,6 +107,15 @@ class UploadManager:
             raise _gone(ingest_id)
         return ingest
 
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, ingest_id: str) -> AsyncIterator[tuple[_Session, dict[str, Any]]]:
+        """One writing request per upload: a second one gets 423 at once rather than queueing behind it."""
+        session = self._sessions.setdefault(ingest_id, _Session())
+        if session.lock.locked():
+            raise ProblemError(423, "upload-in-progress", "another request is writing to this upload")
+        async with session.lock:
+            yield session, await self._get(ingest_id)
+
     async def status(self, ingest_id: str, *, settle_s: float = 5.0) -> dict[str, Any]:
         """The upload's row; waits (briefly) for a request still writing, e.g. one whose sender just vanished,
         so that a client resuming after a cut gets the offset that request reached."""
@@ -119,11 +128,7 @@ class UploadManager:
 
     async def receive(self, ingest_id: str, offset: int, body: AsyncIterator[list[bytes]],
                       content_length: int | None, checksum: tuple[str, bytes] | None) -> Received:
-        session = self._sessions.setdefault(ingest_id, _Session())
-        if session.lock.locked():
-            raise ProblemError(423, "upload-in-progress", "another request is writing to this upload")
-        async with session.lock:
-            ingest = await self._get(ingest_id)
+        async with self._exclusive(ingest_id) as (session, ingest):
             if ingest["state"] != "receiving":
                 raise ProblemError(409, "upload-complete", f"upload is {ingest['state']}; nothing more is taken",
                                    footage_id=ingest["footage_id"])
@@ -208,11 +213,7 @@ class UploadManager:
 
     async def terminate(self, ingest_id: str, actor: str) -> None:
         """tus termination: drop an unfinished upload. Finished ones are footage and are never removed."""
-        session = self._sessions.setdefault(ingest_id, _Session())
-        if session.lock.locked():
-            raise ProblemError(423, "upload-in-progress", "another request is writing to this upload")
-        async with session.lock:
-            ingest = await self._get(ingest_id)
+        async with self._exclusive(ingest_id) as (_, ingest):
             if ingest["state"] != "receiving":
                 raise ProblemError(409, "upload-complete", f"upload is {ingest['state']}: footage is never deleted "
                                    "through the upload API", footage_id=ingest["footage_id"])
