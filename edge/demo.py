@@ -14,10 +14,11 @@ import logging
 import secrets
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.broker import Broker, BrokerConfig, free_port
 from edge.config import Config, Role, load
@@ -42,14 +43,26 @@ class DemoContext:
 DemoPart = Callable[[DemoContext], AbstractAsyncContextManager[None]]
 
 
+@contextlib.asynccontextmanager
+async def in_background(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[asyncio.Task[None]]:
+    """A simulator's work runs as long as the demo does; stopping the demo cancels it (its errors were
+    logged where they happened: the demo only shows what a station does, it never fails on a simulator)."""
+    task = asyncio.create_task(work, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 def demo_parts() -> list[DemoPart]:
     """Simulators started with the demo; each domain adds its own here."""
     from devices.simulators.central import demo_part as central_demo
     from devices.simulators.kiosk import demo as kiosk_demo
     from edge.bodycam.footage import demo as footage_demo
 
-    # The central part brings the camera fleet too: scripted to match its case feed (edge/bodycam/demo.py
-    # is the free-running fleet, for a demo without cases).
+    # The central part brings the camera fleet too, scripted to match its case feed.
     return [kiosk_demo.part, central_demo, footage_demo.part]
 
 

@@ -53,10 +53,10 @@ async def start_central(
 async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
     """For edge/demo.py:demo_parts(): the central platform on the port the demo config's ``[cases.feed] url``
     names, and the scripted camera fleet (devices/simulators/central/day.py) that plays the day for it."""
-    import asyncio
     from urllib.parse import urlsplit
 
     from devices.simulators.central.day import LEAD, SimulatedDay, quiet_fleet
+    from edge.demo import in_background
     from edge.timeutil import utcnow
 
     port = urlsplit(ctx.config.cases.feed.url).port or 0
@@ -68,7 +68,6 @@ async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
         day = SimulatedDay(ctx.broker.config.port, ctx.http_url, work, ctx.config.station.id, start, seed=seed)
         await day.enrol(ctx.daemon)
         central.state.resume()
-        task = asyncio.create_task(day.run(live=True), name="demo.sim-day")
         ctx.notes.append(f"  central     {central.url}/api/v1/cases  (simulated case feed, seed {seed}; the late "
                          "case arrives after ~20 s)")
         ctx.notes.append(f"  cases       {ctx.http_url}/api/v1/cases   review: {ctx.http_url}/api/v1/review   "
@@ -76,9 +75,7 @@ async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
         ctx.notes.append(f"  bodycams    {len(day.scenario.roster)} scripted cameras replay the day's first "
                          f"{LEAD} in a few seconds, then upload: {ctx.http_url}/api/v1/devices")
         try:
-            yield
+            async with in_background(day.run(live=True), "demo.sim-day"):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
             day.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.credentials import hash_secret
-from edge.store import StoreClosedError, devices
+from edge.store import devices
 
 if TYPE_CHECKING:
     from edge.demo import DemoContext
@@ -57,18 +57,11 @@ async def part(ctx: DemoContext) -> AsyncIterator[None]:
     if ctx.daemon.footage is None:
         yield
         return
-    try:
-        credentials = await _enrol(ctx)
-    except StoreClosedError:  # Ctrl-C during start-up: the daemon already stopped
-        yield
-        return
-    task = asyncio.create_task(_upload(ctx.http_url, credentials), name="demo.footage.uploads")
+    from edge.demo import in_background
+
+    credentials = await _enrol(ctx)
     ctx.notes.append(f"  footage     {ctx.http_url}/api/v1/footage  (supervisor token; 2 cameras upload 3 segments "
                      f"each over tus)")
     ctx.notes.append(f"              files under {ctx.daemon.footage.layout.root}")
-    try:
+    async with in_background(_upload(ctx.http_url, credentials), "demo.footage.uploads"):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
