@@ -1,10 +1,10 @@
 """Telemetry rows written in batches with telemetry durability (synchronous=NORMAL, no per-row await).
 
 The MQTT handler only appends a row and returns, so the lane never waits for a commit; a flusher task
-writes whatever accumulated every ``max_delay`` seconds or as soon as ``max_rows`` are waiting, together
-with the registry's dirty device snapshots and seq high-water marks. What is buffered when the daemon
-stops is flushed on the way out; a crash can lose at most one batch of telemetry (never events or files,
-which are written durably before their message is acknowledged).
+writes whatever accumulated every ``max_delay`` seconds or as soon as ``max_rows`` are waiting, with the
+registry's dirty device snapshots and seq high-water marks at most every 5 s. What is buffered when the
+daemon stops is flushed on the way out; a crash can lose at most one batch of telemetry (never events or
+files, which are written durably before their message is acknowledged).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 StateRows = list[tuple[str, int | None, bool, dict[str, Any]]]
 # (rows, link receipt of each row, commit) with times in epoch seconds: benchmarks collect exact latencies.
 LatencyProbe = Callable[[list[tuple[Any, ...]], list[float], float], None]
+_STATES_EVERY_S = 5.0
 _MAX_BUFFERED = 100_000  # beyond this the oldest telemetry is shed (evidence is never in here)
 
 
@@ -42,9 +43,10 @@ class TelemetryBatcher:
         self._rows: list[tuple[Any, ...]] = []
         self._received: list[float] = []  # link receipt (epoch s), for the handling-latency histogram
         self._full = asyncio.Event()
-        # Device snapshots are written at most once per max_delay, not with every batch of rows: under
+        # Device snapshots are written at most every _STATES_EVERY_S, not with every batch of rows: under
         # load a batch fills in milliseconds, and serialising hundreds of snapshots each time would cost
-        # more than the rows themselves.
+        # more than the rows themselves. They are only read back at start-up, and the final flush on the
+        # way out writes them all.
         self._states_due = 0.0
         self._written = metrics.counter("station_edge_bodycam_telemetry_rows_written",
                                         "Telemetry rows committed (duplicates skipped by the store included)")
@@ -85,7 +87,7 @@ class TelemetryBatcher:
         now = time.monotonic()
         if final or now >= self._states_due:
             states = self._dirty_states()
-            self._states_due = now + self._max_delay
+            self._states_due = now + max(self._max_delay, _STATES_EVERY_S)
         if not batch and not states:
             return
         at = utcnow()

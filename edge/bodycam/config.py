@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from edge.config_section import ConfigSection
 
 
 class BodycamConfig(ConfigSection):
+    # The timedelta views below are cached_property: some are read for every camera message, and the
+    # section never changes after loading.
 
     # Broker files written by provisioning (None: this station does not manage its broker's accounts).
     broker_password_file: Path | None = None
@@ -52,31 +55,31 @@ class BodycamConfig(ConfigSection):
             raise ValueError("clock_drift_clear_s must be below clock_drift_bound_s (hysteresis)")
         return self
 
-    @property
+    @cached_property
     def heartbeat_timeout(self) -> timedelta:
         return timedelta(seconds=self.heartbeat_timeout_s)
 
-    @property
+    @cached_property
     def clock_drift_bound(self) -> timedelta:
         return timedelta(seconds=self.clock_drift_bound_s)
 
-    @property
+    @cached_property
     def clock_drift_clear(self) -> timedelta:
         clear = self.clock_drift_bound_s / 2 if self.clock_drift_clear_s is None else self.clock_drift_clear_s
         return timedelta(seconds=clear)
 
-    @property
+    @cached_property
     def clock_drift_persist(self) -> timedelta:
         return timedelta(seconds=self.clock_drift_persist_s)
 
-    @property
+    @cached_property
     def time_sync_interval(self) -> timedelta:
         return timedelta(seconds=self.time_sync_interval_s)
 
-    @property
+    @cached_property
     def upload_deadline(self) -> timedelta:
         return timedelta(hours=self.upload_deadline_h)
 
-    @property
+    @cached_property
     def max_payload_skew(self) -> timedelta:
         return timedelta(seconds=self.max_payload_skew_s)

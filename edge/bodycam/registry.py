@@ -204,7 +204,7 @@ class Registry:
                 actions.append(SendTimeSync(dev.device_id, ms))
             return actions
         dev.drift_since, dev.drift_samples = None, 0
-        if magnitude <= c.clock_drift_clear.total_seconds() and dev.raised:
+        if dev.raised and magnitude <= c.clock_drift_clear.total_seconds():
             return self._clear(dev, "clock_drift", "clock back within bound")
         return []
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from edge.alerts import AlertBus, Severity
@@ -38,8 +38,9 @@ from edge.mqtt import HandlerRejected, Message, TopicRouter
 from edge.store import Queries, Store
 from edge.store import enrolment as enrolment_rows
 from edge.store import telemetry as telemetry_rows
+from edge.store.telemetry import epoch_us
 from edge.supervisor import Service
-from edge.timeutil import to_iso, utcnow
+from edge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -254,20 +255,13 @@ class BodycamService(Service):
         return self.registry.devices.get(device_id)
 
 
-def _iso(moment: datetime) -> str:
-    """``to_iso`` for the hot path: the same text, about five times cheaper for UTC datetimes (all of ours)."""
-    if moment.tzinfo is UTC:
-        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
-    return to_iso(moment)
-
-
 def _telemetry_row(msg: CameraMessage, t: TelemetryPayload, dev: DeviceState, verdict: Verdict) -> tuple[Any, ...]:
     gps = t.gps
     if gps is None:
         lat = lon = accuracy = fix_at = None
     else:
-        lat, lon, accuracy, fix_at = gps.lat, gps.lon, gps.accuracy_m, _iso(gps.fix_at)
+        lat, lon, accuracy, fix_at = gps.lat, gps.lon, gps.accuracy_m, epoch_us(gps.fix_at)
     return (
-        dev.device_id, t.seq, t.msg_id, _iso(t.ts), _iso(msg.received_at), lat, lon, accuracy, fix_at,
+        dev.device_id, t.seq, t.msg_id, epoch_us(t.ts), epoch_us(msg.received_at), lat, lon, accuracy, fix_at,
         t.battery_pct, t.storage_free_mb, int(t.recording), t.signal_dbm, dev.clock_offset_ms(), verdict.value,
     )

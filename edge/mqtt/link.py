@@ -42,6 +42,9 @@ from edge.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 _CONNACK_TIMEOUT_S = 10.0
+# Packets read per readiness callback at most: a burst is read in one event-loop turn (not one turn
+# per packet), and the cap lets the lanes run, so acks flow, before the next burst.
+_READ_BURST = 64
 
 
 @dataclass
@@ -80,6 +83,7 @@ class MqttLink(Service):
         self._dispatcher: Dispatcher | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.connections = 0
+        self._packets_in = 0  # packets paho reported through a callback: how _read_ready sees progress
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -307,10 +311,25 @@ class MqttLink(Service):
             self._loop.remove_writer(self._conn.socket_fd)
 
     def _read_ready(self) -> None:
-        if self._client is not None:
-            rc = self._client.loop_read()
+        # loop_read reads one packet per call and says SUCCESS both for a packet and for "no data
+        # yet", so progress is seen through the callbacks' counter. Reading on until no packet comes
+        # also drains what TLS already decrypted into its buffer, which epoll cannot see; after a
+        # full burst we come back on the next turn for the same reason, once the lanes have run.
+        client = self._client
+        if client is None:
+            return
+        for _ in range(_READ_BURST):
+            before = self._packets_in
+            rc = client.loop_read()
+            if rc == paho.MQTT_ERR_NO_CONN:  # closed meanwhile; on_disconnect said so already
+                return
             if rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_AGAIN):
                 self._conn.lost.set()
+                return
+            if self._packets_in == before:
+                return
+        assert self._loop is not None
+        self._loop.call_soon(self._read_ready)
 
     def _write_ready(self) -> None:
         if self._client is not None:
@@ -326,6 +345,7 @@ class MqttLink(Service):
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
+        self._packets_in += 1
         connack = self._conn.connack
         if connack is not None and not connack.done():
             connack.set_result(reason)
@@ -339,6 +359,7 @@ class MqttLink(Service):
 
     def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, codes: list[ReasonCode],
                       properties: Any) -> None:
+        self._packets_in += 1
         refused = [(r.pattern, str(c)) for r, c in zip(self.router.routes, codes, strict=False) if c.is_failure]
         if refused:
             log.error("broker refused subscriptions: %s", refused)
@@ -348,6 +369,7 @@ class MqttLink(Service):
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
+        self._packets_in += 1
         future = self._pending.pop(mid, None)
         if future is None or future.done():
             return
@@ -357,6 +379,7 @@ class MqttLink(Service):
             future.set_result(None)
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self._packets_in += 1
         assert self._dispatcher is not None
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), utcnow(), bool(msg.dup))
         self._dispatcher.submit(message, partial(self._ack, msg.mid, msg.qos, self._conn.generation))
@@ -381,3 +404,4 @@ class MqttLink(Service):
     def _set_connected_metric(self, connected: bool) -> None:
         if self._metrics is not None:
             self._metrics.mqtt_connected.set(1 if connected else 0)
+
