@@ -24,6 +24,9 @@ class _Counter(Protocol):
     def inc(self, amount: float = 1) -> None: ...
 
 _DEDUPE_MEMORY = 10_000
+# A lane worker gives the loop a turn after this many messages in a row: the acks of what it handled
+# go out (so the broker's Receive Maximum window refills while we work), other lanes and timers run.
+_YIELD_EVERY = 64
 _QOS0_QUEUE_LIMIT = 10_000
 _TOPIC_CACHE = 20_000  # topics remembered with their route and lane (a station has a few per device)
 
@@ -83,11 +86,16 @@ class Dispatcher:
 
     async def _worker(self, lane: _Lane) -> None:
         items = lane.items
+        run = 0
         while True:
             if not items:
                 lane.wake.clear()
                 await lane.wake.wait()
+                run = 0
                 continue
+            run += 1
+            if run % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             message, ack = items.popleft()
             digest = hash((message.topic, message.payload))
             if message.redelivered and digest in self._handled:

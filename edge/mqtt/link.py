@@ -42,9 +42,9 @@ from edge.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 _CONNACK_TIMEOUT_S = 10.0
-# Packets read per readiness callback at most: a burst is read in one event-loop turn (not one turn
-# per packet), and the cap lets the lanes run, so acks flow, before the next burst.
-_READ_BURST = 64
+# Packets read per readiness callback at most: a burst is read in one event-loop turn, not one turn
+# per packet. QoS 1 bursts are bounded by Receive Maximum anyway; the cap bounds a QoS 0 flood.
+_READ_BURST = 1000
 
 
 @dataclass
@@ -84,6 +84,7 @@ class MqttLink(Service):
         self._tasks: list[asyncio.Task[None]] = []
         self.connections = 0
         self._packets_in = 0  # packets paho reported through a callback: how _read_ready sees progress
+        self._read_again = False  # a _read_ready is already scheduled for the next turn
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -312,9 +313,10 @@ class MqttLink(Service):
 
     def _read_ready(self) -> None:
         # loop_read reads one packet per call and says SUCCESS both for a packet and for "no data
-        # yet", so progress is seen through the callbacks' counter. Reading on until no packet comes
-        # also drains what TLS already decrypted into its buffer, which epoll cannot see; after a
-        # full burst we come back on the next turn for the same reason, once the lanes have run.
+        # yet", so progress is seen through the callbacks' counter. After a full burst we come back on
+        # the next turn, once the lanes have run and their acks are written (the broker sends no more
+        # than Receive Maximum unacknowledged messages, so acks must flow for it to keep streaming);
+        # that also drains what TLS already decrypted into its buffer, which epoll cannot see.
         client = self._client
         if client is None:
             return
@@ -328,8 +330,14 @@ class MqttLink(Service):
                 return
             if self._packets_in == before:
                 return
-        assert self._loop is not None
-        self._loop.call_soon(self._read_ready)
+        if not self._read_again:
+            self._read_again = True
+            assert self._loop is not None
+            self._loop.call_soon(self._read_on)
+
+    def _read_on(self) -> None:
+        self._read_again = False
+        self._read_ready()
 
     def _write_ready(self) -> None:
         if self._client is not None:
@@ -404,4 +412,3 @@ class MqttLink(Service):
     def _set_connected_metric(self, connected: bool) -> None:
         if self._metrics is not None:
             self._metrics.mqtt_connected.set(1 if connected else 0)
-
