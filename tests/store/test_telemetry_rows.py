@@ -4,17 +4,20 @@ are skipped, and migration 0104 (one index instead of two) keeps the rows a stat
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.store import Store
 from edge.store import telemetry as rows
 from edge.store.database import connect
-from edge.store.migrations import available
+from edge.store.migrations import apply_migrations, available
+from edge.store.queries import Tx
 from edge.timeutil import to_iso
 
 
@@ -33,18 +36,22 @@ moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 
                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]))
 
 
+@pytest.fixture(scope="module")
+def schema() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+    apply_migrations(conn)
+    yield conn
+    conn.close()
+
+
 @settings(max_examples=300, deadline=None)
 @given(moment=moments)
-def test_epoch_microseconds_are_stored_as_the_to_iso_text(moment: datetime) -> None:
-    # The same conversion the writer runs, on an in-memory copy of the schema: text equal to to_iso
-    # keeps string order = time order for the track queries.
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE telemetry (" + ", ".join(rows.TELEMETRY_COLUMNS)
-                 + ", UNIQUE (device_id, device_ts, msg_id))")
-    conn.executemany(rows._INSERT_TELEMETRY, [_row(1, moment)])
-    device_ts, received_at, fix_at = conn.execute("SELECT device_ts, received_at, fix_at FROM telemetry").fetchone()
-    assert device_ts == fix_at == to_iso(moment)
-    assert received_at == to_iso(moment + timedelta(microseconds=1500))
+def test_epoch_microseconds_are_stored_as_the_to_iso_text(schema: sqlite3.Connection, moment: datetime) -> None:
+    # Text equal to to_iso keeps string order = time order for the track queries.
+    schema.execute("DELETE FROM telemetry")
+    assert rows.insert_telemetry(Tx(schema), [_row(1, moment)]) == 1
+    stored = schema.execute("SELECT device_ts, received_at, fix_at FROM telemetry").fetchall()
+    assert stored == [(to_iso(moment), to_iso(moment + timedelta(microseconds=1500)), to_iso(moment))]
 
 
 async def test_redelivered_rows_are_skipped_and_new_ones_counted(tmp_path: Path) -> None:
