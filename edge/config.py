@@ -201,7 +201,7 @@ def _key_path(location: Iterable[int | str]) -> str:
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Make relative paths in well-known keys relative to the config file, not the working directory."""
     for section, key in (("station", "data_dir"), ("mqtt", "password_file"), ("mqtt", "ca_file"),
-                         ("bodycam", "broker_password_file"), ("bodycam", "broker_acl_file"),
+                         ("bodycam", "broker_dir"), ("bodycam", "broker_pid_file"),
                          ("footage", "dir"), ("footage", "dock_dir")):
         value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
