@@ -11,7 +11,8 @@ from edge.cli import build_parser, main
 COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"],
             ["token"], ["token", "new"], ["sim"],
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
-            ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"], ["devices", "provision"],
+            ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
+            ["devices", "provision"],
             ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"]]
 
 

@@ -227,7 +227,7 @@ class Gateway:
         if token:
             request.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
@@ -261,7 +261,7 @@ def test_first_enrolment_as_the_walkthrough_does_it(gateway: Gateway) -> None:
 
     log = (gateway.base / "mosquitto.log").open("w")
     broker = subprocess.Popen(["mosquitto", "-c", str(gateway.mosquitto_conf())], stdout=log, stderr=log,
-                              preexec_fn=die_with_parent)  # noqa: PLW1509 - the broker dies with us
+                              preexec_fn=die_with_parent)
     daemon_log = (gateway.base / "daemon.log").open("w")
     daemon: subprocess.Popen[bytes] | None = None
     try:
@@ -269,7 +269,7 @@ def test_first_enrolment_as_the_walkthrough_does_it(gateway: Gateway) -> None:
         _wait(pid_file.exists, "mosquitto's pid file")
         broker_pid = int(pid_file.read_text().strip())
         daemon = subprocess.Popen([str(STATION_EDGE), "run", "--config", str(gateway.config)], stdout=daemon_log,
-                                  stderr=daemon_log, preexec_fn=die_with_parent)  # noqa: PLW1509
+                                  stderr=daemon_log, preexec_fn=die_with_parent)
         # Ready means the daemon's own account (written by `devices provision`) got it onto the broker.
         _wait(lambda: gateway.http_get("/readyz")[0] == 200, "the daemon ready and connected to the broker")
 
