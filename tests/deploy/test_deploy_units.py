@@ -96,6 +96,10 @@ def test_paths_agree_between_units_mosquitto_include_config_and_docs() -> None:
                    "deploy/mosquitto/station-edge.conf", "SupplementaryGroups=dialout"):
         assert needle in walkthrough, f"docs/operations.md's walk-through does not mention {needle}"
     assert "systemctl reload mosquitto\n" not in docs.replace("`", "\n")
+    # The modes that let Mosquitto (group mosquitto) read the broker files and nothing else.
+    assert service["StateDirectoryMode"] == ["0751"]
+    assert f"install -d -o station-edge -g station-edge -m 0751 {data_dir}\n" in walkthrough
+    assert f"install -d -o station-edge -g mosquitto -m 2750 {broker_dir}\n" in walkthrough
 
 
 def test_every_deploy_file_is_named_in_the_walkthrough() -> None:
