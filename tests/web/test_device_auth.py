@@ -163,3 +163,19 @@ async def test_the_alert_clears_once_the_window_has_emptied(site: Site) -> None:
             await asyncio.sleep(0.05)
     status, _, _ = await site.login("cam-0001", site.secret, source="127.0.0.5")
     assert status == 200, "past the window the address may log in again"
+
+
+async def test_password_checks_queue_on_their_own_thread_not_the_shared_pool(site: Site) -> None:
+    import threading
+
+    # Eight guesses from eight addresses, each under its limit, all needing a 100k-iteration PBKDF2 ...
+    guesses = [asyncio.create_task(site.login("cam-0001", f"guess-{n}", source=f"127.0.3.{n + 1}"))
+               for n in range(8)]
+    while await site.metric(HASHES) < 1:  # ... the first is being hashed now
+        await asyncio.sleep(0.005)
+    # ... while work on the shared pool (where footage hashing and copies run) goes straight through.
+    await asyncio.to_thread(lambda: None)
+    assert not all(g.done() for g in guesses), "the shared pool waited behind the password checks"
+    assert [status for status, _, _ in await asyncio.gather(*guesses)] == [401] * 8
+    hashing = [t for t in threading.enumerate() if t.name.startswith("device-auth")]
+    assert len(hashing) == 1, "http.device_auth.hash_workers = 1"
