@@ -22,6 +22,7 @@ from edge.bodycam.footage.config import FootageConfig
 from edge.cases.config import CasesConfig
 from edge.config_section import ConfigSection
 from edge.kiosk.config import KioskSection
+from edge.web.config import DeviceAuthConfig
 
 STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
 
@@ -126,6 +127,7 @@ class HttpConfig(ConfigSection):
     # /metrics without a token: scrapers on the station LAN rarely carry one.
     metrics_public: bool = True
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    device_auth: DeviceAuthConfig = DeviceAuthConfig()  # device Basic auth: cache and failure limits
 
 
 class ApiConfig(ConfigSection):
@@ -201,7 +203,7 @@ def _key_path(location: Iterable[int | str]) -> str:
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Make relative paths in well-known keys relative to the config file, not the working directory."""
     for section, key in (("station", "data_dir"), ("mqtt", "password_file"), ("mqtt", "ca_file"),
-                         ("bodycam", "broker_password_file"), ("bodycam", "broker_acl_file"),
+                         ("bodycam", "broker_dir"), ("bodycam", "broker_pid_file"),
                          ("footage", "dir"), ("footage", "dock_dir")):
         value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
@@ -236,9 +238,25 @@ def _load_secrets(config: Config) -> Config:
             value = _read_secret(token.token_file, f"api.tokens[{index}].token_file", errors)
             token = token.model_copy(update={"token": value, "token_file": None})
         tokens.append(token)
+    errors += _duplicate_digests(config.api.tokens, tokens)
     if errors:
         raise ConfigError("secrets", errors)
     return config.model_copy(update={"mqtt": mqtt, "api": config.api.model_copy(update={"tokens": tokens})})
+
+
+def _duplicate_digests(configured: list[ApiToken], resolved: list[ApiToken]) -> list[tuple[str, str]]:
+    """Two tables with one token would make one holder act under two names (and roles) at random."""
+    errors: list[tuple[str, str]] = []
+    first: dict[str, int] = {}
+    for index, (given, token) in enumerate(zip(configured, resolved, strict=True)):
+        if not (token.token or token.token_sha256):
+            continue  # unreadable token file: reported already
+        earlier = first.setdefault(token.digest, index)
+        if earlier != index:
+            key = "token_sha256" if given.token_sha256 else "token_file" if given.token_file else "token"
+            errors.append((f"api.tokens[{index}].{key}", f"same token as api.tokens[{earlier}] "
+                           f"({resolved[earlier].name!r}); every token must be unique"))
+    return errors
 
 
 def parse(raw: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> Config:

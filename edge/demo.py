@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import signal
@@ -107,7 +106,7 @@ def _ensure_broker_auth(directory: Path) -> tuple[Path, Path, str]:
     return password_file, acl_file, password
 
 
-def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int, broker_pid: int | None = None,
+def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int,
                       central_port: int | None = None) -> Path:
     tokens = _ensure_tokens(directory / "secrets")
     token_tables = "".join(
@@ -121,8 +120,8 @@ def write_demo_config(directory: Path, *, mqtt_port: int, http_port: int, broker
         '[station]\nid = "DEMO-01"\nname = "Demo station"\ndata_dir = "data"\n\n'
         f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n'
         f'username = "{DEMO_MQTT_USER}"\npassword_file = "secrets/mqtt.password"\n\n'
-        '[bodycam]\nbroker_password_file = "broker/passwd"\nbroker_acl_file = "broker/acl"\n'
-        f"broker_reload_command = {json.dumps(['kill', '-HUP', str(broker_pid)] if broker_pid else [])}\n\n"
+        # The demo broker runs as our user, so provisioning may SIGHUP it (a station uses the path unit).
+        '[bodycam]\nbroker_dir = "broker"\nbroker_reload = "signal"\nbroker_pid_file = "broker/mosquitto.pid"\n\n'
         f'[http]\nhost = "127.0.0.1"\nport = {http_port}\n\n'
         "[services]\nmqtt = true\nhttp = true\nbodycam = true\nkiosk = true\n"
         # Probe in threads: Ctrl-C in a terminal reaches spawned probe processes too (see footage notes).
@@ -221,7 +220,7 @@ async def run_demo(directory: Path, *, http_port: int = 8080) -> int:
         await broker.start()
         stack.push_async_callback(broker.stop)
         config = load(write_demo_config(directory, mqtt_port=broker.config.port, http_port=http_port,
-                                        broker_pid=broker.pid, central_port=free_port()))
+                                        central_port=free_port()))
         daemon = Daemon(config)
         run = asyncio.create_task(daemon.run(daemon_stop), name="demo.daemon")
         try:

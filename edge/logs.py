@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
-from edge.privacy import mask_text
+from edge.privacy import mask_text, mask_value
 
 LogFormat = Literal["json", "text"]
 
@@ -27,8 +27,9 @@ class MaskPersonalData(logging.Filter):
         record.msg = mask_text(record.getMessage())
         record.args = None
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and isinstance(value, str):
-                record.__dict__[key] = mask_text(value)
+            if key not in _STANDARD_ATTRS:
+                # Strings, and dicts/lists of them at any depth; the caller's objects are not changed.
+                record.__dict__[key] = mask_value(value)
         return True
 
 

@@ -12,6 +12,7 @@ COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["
             ["token"], ["token", "new"], ["sim"],
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
+            ["devices", "provision"],
             ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"]]
 
 

@@ -91,3 +91,40 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check-config", str(write(tmp_path, '[station]\nid = "S1"\nbogus = 1\n'))]) == 2
     err = capsys.readouterr().err
     assert "station.bogus: Extra inputs are not permitted" in err
+
+
+def test_two_tokens_with_one_digest_are_an_error_naming_the_key(tmp_path: Path) -> None:
+    import hashlib
+
+    token = "a-token-that-is-long-enough"
+    (tmp_path / "ops.token").write_text(token + "\n", encoding="utf-8")
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    path = write(tmp_path, f"""[station]\nid = "ST-1"\n
+[[api.tokens]]\nname = "it"\nrole = "technician"\ntoken_sha256 = "{digest}"
+[[api.tokens]]\nname = "sup"\nrole = "supervisor"\ntoken_sha256 = "{digest}"
+[[api.tokens]]\nname = "ops"\nrole = "officer"\ntoken_file = "ops.token"
+[[api.tokens]]\nname = "other"\nrole = "kiosk"\ntoken_sha256 = "{'0' * 64}"
+""")
+    assert errors_of(path) == [
+        ("api.tokens[1].token_sha256", "same token as api.tokens[0] ('it'); every token must be unique"),
+        ("api.tokens[2].token_file", "same token as api.tokens[0] ('it'); every token must be unique"),
+    ]
+
+
+def test_two_tokens_with_one_name_are_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, f"""[station]\nid = "ST-1"\n
+[[api.tokens]]\nname = "it"\nrole = "technician"\ntoken_sha256 = "{'1' * 64}"
+[[api.tokens]]\nname = "it"\nrole = "supervisor"\ntoken_sha256 = "{'2' * 64}"
+""")
+    [(key, message)] = errors_of(path)
+    assert key == "api.tokens" and "duplicate token names: it" in message
+
+
+def test_broker_signal_reload_needs_a_pid_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[station]\nid = "ST-1"\n[bodycam]\nbroker_dir = "broker"\nbroker_reload = "signal"\n')
+    [(key, message)] = errors_of(path)
+    assert key == "bodycam" and "broker_pid_file" in message
+    path = write(tmp_path, '[station]\nid = "ST-1"\n[bodycam]\nbroker_dir = "broker"\n')
+    config = load(path)
+    assert config.bodycam.broker_password_file == tmp_path / "broker" / "passwd"
+    assert config.bodycam.broker_reload_flag == tmp_path / "broker" / "reload-requested"

@@ -44,3 +44,19 @@ def test_text_format_masks_exceptions() -> None:
     assert "11010519491231002X" not in result.stderr
     assert "1101**********002X" in result.stderr
     assert logging.getLevelName("INFO") == 20
+
+
+def test_dict_and_list_extras_are_masked_at_any_depth_without_touching_the_callers_objects() -> None:
+    code = (
+        "import json, logging; from edge import logs; logs.configure('json', 'info');"
+        "card = {'holder': {'id_no': '11010519491231002X', 'phones': ['13812345678']}, 'ids': ['11010519491231002X']};"
+        "logging.getLogger('t').info('read', extra={'card': card, 'pair': ('x', '11010519491231002X')});"
+        "print(json.dumps(card))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "11010519491231002X" not in result.stderr and "13812345678" not in result.stderr
+    line = json.loads(result.stderr.splitlines()[0])
+    assert line["card"] == {"holder": {"id_no": "1101**********002X", "phones": ["138****5678"]},
+                            "ids": ["1101**********002X"]}
+    assert line["pair"] == ["x", "1101**********002X"]
+    assert json.loads(result.stdout)["holder"]["id_no"] == "11010519491231002X", "the caller's dict is unchanged"

@@ -60,8 +60,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"device {enrolled.device_id} enrolled; its secret (shown once, set it on the camera now):")
             print(enrolled.secret)
             if not enrolled.provisioned:
-                print("note: bodycam.broker_password_file/acl_file are not set: broker not provisioned",
-                      file=sys.stderr)
+                print("note: bodycam.broker_dir is not set: broker not provisioned", file=sys.stderr)
         return 0
 
     result = _run(args, job)
@@ -98,6 +97,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return int(_run(args, job))
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    async def job(enrolment: Enrolment, store: Store) -> int:
+        if not await enrolment.provision():
+            print("error: bodycam.broker_dir is not set: this station does not manage its broker",
+                  file=sys.stderr)
+            return 1
+        print(f"broker files written in {enrolment.broker_dir}; reload requested")
+        return 0
+
+    return int(_run(args, job))
+
+
 def cmd_officer_add(args: argparse.Namespace) -> int:
     async def job(enrolment: Enrolment, store: Store) -> int:
         _print(await enrolment.add_officer(args.number, args.name, args.unit_no, args.unit_name), False)
@@ -121,7 +132,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     devices = commands.add_parser("devices", help="enrol body cameras", description=(
         "Enrol, list, assign and remove body cameras. Changes rewrite the broker's password and ACL files "
-        "(bodycam.broker_password_file / broker_acl_file) and reload it (bodycam.broker_reload_command)."))
+        "in bodycam.broker_dir and request a broker reload (bodycam.broker_reload). Run as the service user."))
     actions = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="enrol a camera and print its secret once",
                              description="Enrol a camera; prints its generated secret once.")
@@ -152,6 +163,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove.add_argument("--id", required=True, help="device id")
     remove.add_argument("--actor", default="cli", help="who removes (recorded in the custody log)")
     remove.set_defaults(func=cmd_remove)
+    provision = actions.add_parser(
+        "provision", help="write the broker's files now (the daemon's own account first)",
+        description="Write the password and ACL files from the enrolment and request a broker reload. Run "
+                    "once at installation, before the daemon's first start: it holds the daemon's own account.")
+    _common(provision)
+    provision.set_defaults(func=cmd_provision)
 
     officers = commands.add_parser("officers", help="enrol officers", description="Enrol and list officers.")
     o_actions = officers.add_subparsers(dest="officers_command", metavar="ACTION", required=True)

@@ -5,22 +5,29 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from edge.config_section import ConfigSection
+
+# Watched by deploy/station-edge-broker-reload.path (PathExists=).
+RELOAD_FLAG = "reload-requested"
 
 
 class BodycamConfig(ConfigSection):
     # The timedelta views below are cached_property: some are read for every camera message, and the
     # section never changes after loading.
 
-    # Broker files written by provisioning (None: this station does not manage its broker's accounts).
-    broker_password_file: Path | None = None
-    broker_acl_file: Path | None = None
-    # Run after the files changed so the broker re-reads them (Mosquitto reloads on SIGHUP).
-    broker_reload_command: list[str] = Field(default_factory=lambda: ["systemctl", "reload", "mosquitto"])
+    # Directory the daemon owns for the broker's files: passwd, acl and the reload-requested flag
+    # (None: this station does not manage its broker's accounts). Mosquitto's include points at it.
+    broker_dir: Path | None = None
+    # How the broker learns of a change. path-unit: the daemon only writes the flag file and the
+    # station-edge-broker-reload.path unit (root) reloads mosquitto; an unprivileged service may not
+    # signal or reload another user's broker. signal: SIGHUP the pid in broker_pid_file (a broker the
+    # daemon's user runs itself: the demo's, the tests').
+    broker_reload: Literal["path-unit", "signal"] = "path-unit"
+    broker_pid_file: Path | None = None
     # A camera that sent nothing for this long is offline even if the broker never fired its will.
     heartbeat_timeout_s: Annotated[float, Field(gt=0)] = 120.0
     battery_warning_pct: Annotated[int, Field(ge=0, le=100)] = 20
@@ -54,6 +61,25 @@ class BodycamConfig(ConfigSection):
         if self.clock_drift_clear_s is not None and self.clock_drift_clear_s >= self.clock_drift_bound_s:
             raise ValueError("clock_drift_clear_s must be below clock_drift_bound_s (hysteresis)")
         return self
+
+    @model_validator(mode="after")
+    def _signal_needs_pid_file(self) -> BodycamConfig:
+        if self.broker_reload == "signal" and self.broker_pid_file is None:
+            raise ValueError("broker_reload = \"signal\" needs broker_pid_file (the broker's pid file)")
+        return self
+
+    @property
+    def broker_password_file(self) -> Path | None:
+        return None if self.broker_dir is None else self.broker_dir / "passwd"
+
+    @property
+    def broker_acl_file(self) -> Path | None:
+        return None if self.broker_dir is None else self.broker_dir / "acl"
+
+    @property
+    def broker_reload_flag(self) -> Path | None:
+        """Created after both files are in place; the path unit reloads the broker and removes it."""
+        return None if self.broker_dir is None else self.broker_dir / RELOAD_FLAG
 
     @cached_property
     def heartbeat_timeout(self) -> timedelta:

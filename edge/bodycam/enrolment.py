@@ -12,10 +12,11 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from edge.bodycam.payloads.ids import OFFICER_NO_PATTERN, SERIAL_PATTERN, UNIT_NO_PATTERN, is_device_id
-from edge.bodycam.provisioning import broker_hashes, reload_broker, write_broker_files
+from edge.bodycam.provisioning import broker_hashes, request_reload, write_broker_files
 from edge.config import Config
 from edge.credentials import hash_secret, new_secret
 from edge.store import Store, Tx, custody
@@ -49,8 +50,11 @@ class Enrolment:
 
     @property
     def manages_broker(self) -> bool:
-        b = self._config.bodycam
-        return b.broker_password_file is not None and b.broker_acl_file is not None
+        return self._config.bodycam.broker_dir is not None
+
+    @property
+    def broker_dir(self) -> Path | None:
+        return self._config.bodycam.broker_dir
 
     async def add_device(self, device_id: str, serial: str, model: str, *, actor: str) -> Enrolled:
         if not is_device_id(device_id):
@@ -126,6 +130,6 @@ class Enrolment:
             await asyncio.to_thread(write_broker_files, password_file, acl_file, accounts,
                                     service_user=m.username, service_password=m.password,
                                     station_id=self._config.station.id)
-            await reload_broker(b.broker_reload_command)
-        log.info("broker files rewritten: %d device account(s)", len(accounts))
+            how = await asyncio.to_thread(request_reload, b)
+        log.info("broker files rewritten: %d device account(s); %s", len(accounts), how)
         return True

@@ -1,4 +1,4 @@
-"""Broker provisioning: Mosquitto password and ACL files from the enrolment, then a broker reload.
+"""Broker provisioning: Mosquitto password and ACL files from the enrolment, then a reload request.
 
 The password file is rebuilt from ``broker_accounts`` (Mosquitto's own hash of each device secret,
 computed once at enrolment by ``mosquitto_passwd``) plus the daemon's own account, whose password the
@@ -8,13 +8,15 @@ with ``pattern`` lines (``%u`` is the username, which is the device id).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
+import signal
 import tempfile
 from pathlib import Path
 
+from edge.bodycam.config import BodycamConfig
 from edge.broker import hash_passwords
+from edge.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +98,32 @@ def write_broker_files(password_file: Path, acl_file: Path, device_hashes: dict[
     _replace(acl_file, render_acl(service_user, station_id))
 
 
-async def reload_broker(command: list[str], *, timeout: float = 10.0) -> None:
-    """Run the configured reload command (``systemctl reload mosquitto`` sends it SIGHUP)."""
-    if not command:
-        return
+def request_reload(bodycam: BodycamConfig) -> str:
+    """Tell the broker to re-read the files just written; returns how, for the log.
+
+    The daemon runs unprivileged and may neither run ``systemctl reload`` nor signal the system broker
+    (another user's process). With ``path-unit`` it creates the flag file, which the root-run
+    station-edge-broker-reload.path unit watches (PathExists=): its service removes the flag *before*
+    reloading mosquitto, so a change made during a reload leaves the flag behind and triggers another.
+    """
+    if bodycam.broker_reload == "signal":
+        return _signal_broker(bodycam.broker_pid_file)
+    flag = bodycam.broker_reload_flag
+    if flag is None:
+        raise ProvisioningError("bodycam.broker_dir is not set")
+    _replace(flag, f"{utcnow().isoformat()}\n")
+    return f"flag {flag} written for the reload path unit"
+
+
+def _signal_broker(pid_file: Path | None) -> str:
+    if pid_file is None:
+        raise ProvisioningError("bodycam.broker_reload = \"signal\" needs bodycam.broker_pid_file")
+    if not pid_file.exists():
+        # Mosquitto removes its pid file when it stops; starting, it reads the files anyway.
+        return f"broker not running (no {pid_file}); it reads the files when it starts"
     try:
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except (OSError, TimeoutError) as exc:
-        raise ProvisioningError(f"broker reload command {command!r} failed: {exc}") from exc
-    if process.returncode != 0:
-        text = output.decode(errors="replace").strip()[:500]
-        raise ProvisioningError(f"broker reload command {command!r} exited {process.returncode}: {text}")
-    log.info("broker reloaded with %s", " ".join(command))
+        pid = int(pid_file.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)  # Mosquitto re-reads its password and ACL files on SIGHUP
+    except (OSError, ValueError) as exc:
+        raise ProvisioningError(f"cannot signal the broker named by {pid_file}: {exc}") from exc
+    return f"SIGHUP sent to broker pid {pid}"

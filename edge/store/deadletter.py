@@ -1,10 +1,11 @@
-"""Dead letters: input we refused, kept with a machine-readable reason and a truncated copy."""
+"""Dead letters: input we refused, kept with a machine-readable reason and a truncated, masked copy."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from edge.privacy import mask_bytes, mask_value
 from edge.store.queries import Queries, Tx
 from edge.timeutil import to_iso, utcnow
 
@@ -22,11 +23,13 @@ def record(
     at: datetime | None = None,
 ) -> int:
     size = 0 if payload is None else len(payload)
-    kept = None if payload is None else payload[:MAX_KEPT_BYTES]
+    # The copy is masked too: a refused kiosk or camera payload may hold a resident ID. Masking keeps every
+    # length, so the copy still shows where parsing failed; the digits a technician needs are gone.
+    kept = None if payload is None else mask_bytes(payload[:MAX_KEPT_BYTES])
     result = tx.execute(
         "INSERT INTO dead_letter (at, source, channel, reason, detail, payload, payload_size)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (to_iso(at or utcnow()), source, channel, reason, detail[:2000], kept, size),
+        (to_iso(at or utcnow()), source, mask_value(channel), reason, mask_value(detail)[:2000], kept, size),
     )
     assert result.lastrowid is not None
     return result.lastrowid

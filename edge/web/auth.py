@@ -26,8 +26,9 @@ _ROLES_ATTR = "__station_edge_roles__"
 
 _DEVICES_ATTR = "__station_edge_devices__"
 
-# Checks a device id and secret; supplied by the body-camera domain (enrolled devices only).
-DeviceVerifier = Callable[[str, str], Awaitable[bool]]
+# Checks a device id and secret presented from a client address (enrolled devices only); may raise a
+# ProblemError (429) while that device or address is rate-limited (edge.web.device_auth).
+DeviceVerifier = Callable[[str, str, str], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ async def authenticate_device(request: web.Request, verifier: DeviceVerifier | N
         login, colon, password = "", "", ""
     if scheme.lower() != "basic" or not colon or not login:
         raise ProblemError(401, "unauthorized", "malformed Basic credentials (expected device-id:secret)")
-    if verifier is None or not await verifier(login, password):
+    if verifier is None or not await verifier(login, password, request.remote or ""):
         raise ProblemError(401, "invalid-device-credentials",
                            "unknown device, removed device, or wrong device secret")
     return Principal(login, None, device=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+
+from edge.privacy import mask_value
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:station-edge:problem:"
@@ -14,12 +17,14 @@ PROBLEM_BASE = "urn:station-edge:problem:"
 class ProblemError(Exception):
     """Raise from a handler to answer with a problem document."""
 
-    def __init__(self, status: int, slug: str, detail: str, *, title: str = "", **extra: Any) -> None:
+    def __init__(self, status: int, slug: str, detail: str, *, title: str = "",
+                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.slug = slug
         self.detail = detail
         self.title = title or slug.replace("-", " ").capitalize()
+        self.headers = dict(headers or {})  # e.g. Retry-After on a 429
         self.extra = extra
 
 
@@ -29,14 +34,15 @@ def problem_response(error: ProblemError, *, instance: str = "", headers: dict[s
         "type": PROBLEM_BASE + error.slug,
         "title": error.title,
         "status": error.status,
-        "detail": error.detail,
+        # A detail often quotes the input it refuses, which may be an ID number: masked like a log line.
+        "detail": mask_value(error.detail),
     }
     if instance:
         body["instance"] = instance
-    body.update(error.extra)
+    body.update(mask_value(error.extra))
     return web.Response(
         status=error.status,
         body=json.dumps(body, ensure_ascii=False).encode(),
         content_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
+        headers={**error.headers, **(headers or {})},
     )

@@ -17,14 +17,14 @@ from edge.daemon import Daemon
 from edge.store import Store
 
 
-def station_config(make_config: Callable[..., Config], tmp: Path, port: int, pid: int | None,
-                   **bodycam: Any) -> Config:
+def station_config(make_config: Callable[..., Config], tmp: Path, port: int, **bodycam: Any) -> Config:
     return make_config(
         None,
         mqtt={"url": f"mqtt://127.0.0.1:{port}", "username": DAEMON_USER, "password": DAEMON_PASSWORD},
         services={"mqtt": True},
-        bodycam={"broker_password_file": str(tmp / "broker" / "passwd"), "broker_acl_file": str(tmp / "broker" / "acl"),
-                 "broker_reload_command": ["kill", "-HUP", str(pid)] if pid else [], **bodycam},
+        # The private broker runs as our user: provisioning SIGHUPs the pid it writes (BrokerConfig.pid_file).
+        bodycam={"broker_dir": str(tmp / "broker"), "broker_reload": "signal",
+                 "broker_pid_file": str(tmp / "broker" / "mosquitto.pid"), **bodycam},
     )
 
 
@@ -34,7 +34,7 @@ async def station(tmp_path: Path, make_config: Callable[..., Config], request: p
     """Provision the daemon's own account, start an authenticating broker, then the daemon."""
     overrides: dict[str, Any] = getattr(request, "param", {})
     port = free_port()
-    first = station_config(make_config, tmp_path, port, None)
+    first = station_config(make_config, tmp_path, port)
     store = Store(first.database_path)
     await store.open()
     await Enrolment(first, store).provision()
@@ -44,7 +44,7 @@ async def station(tmp_path: Path, make_config: Callable[..., Config], request: p
                                  acl_file=first.bodycam.broker_acl_file))
     await broker.start()
     assert broker.pid is not None
-    config = station_config(make_config, tmp_path, port, broker.pid, **overrides)
+    config = station_config(make_config, tmp_path, port, **overrides)
     daemon = Daemon(config)
     stop = asyncio.Event()
     run = asyncio.create_task(daemon.run(stop))

@@ -49,9 +49,8 @@ async def test_simulated_day(tmp_path: Path, make_config: Callable[..., Config])
         return make_config(
             None, mqtt={"url": f"mqtt://127.0.0.1:{port}", "username": DAEMON_USER, "password": DAEMON_PASSWORD},
             services={"mqtt": True, "bodycam": True},
-            bodycam={"broker_password_file": str(tmp_path / "broker" / "passwd"),
-                     "broker_acl_file": str(tmp_path / "broker" / "acl"),
-                     "broker_reload_command": ["kill", "-HUP", str(pid)] if pid else []},
+            bodycam={"broker_dir": str(tmp_path / "broker"), "broker_reload": "signal",
+                     "broker_pid_file": str(tmp_path / "broker" / "mosquitto.pid")},
             footage={"probe_pool": "thread"},
             cases={"feed": {"url": feed, "poll_interval_s": 0.3, "backoff_min_s": 0.1, "backoff_max_s": 0.5},
                    "compliance": {"interval_s": 0.5, "undocked_max_h": 5.0}})
