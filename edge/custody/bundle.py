@@ -13,7 +13,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,7 +86,7 @@ def write(
 class _Lines:
     """Batches lines into ~1 MiB writes: one gzip call per line costs more than the compression."""
 
-    def __init__(self, sink: IO[bytes]) -> None:
+    def __init__(self, sink: gzip.GzipFile) -> None:
         self._sink, self._parts, self._size = sink, list[str](), 0
 
     def add(self, line: str) -> None:
@@ -159,7 +159,10 @@ class Reader:
                 raise BundleError(f"bundle line {self._line_no}: checkpoint without {exc}") from None
             if not isinstance(values[0], int) or not all(isinstance(v, str) for v in values[1:]):
                 raise BundleError(f"bundle line {self._line_no}: checkpoint fields of the wrong type")
-            found.append(Checkpoint(*values, countersignature=record.get("countersignature")))
+            seq, hash_, at, station, public_key, signature = values
+            countersignature = record.get("countersignature")
+            found.append(Checkpoint(seq, hash_, at, station, public_key, signature,
+                                    countersignature if isinstance(countersignature, str) else None))
         self._pending = record
         return found
 
