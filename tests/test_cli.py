@@ -8,7 +8,8 @@ import pytest
 from edge import __version__
 from edge.cli import build_parser, main
 
-COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"], ["audit", "pubkey"], ["audit", "export"],
+COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"],
+            ["audit", "pubkey"], ["audit", "export"],
             ["token"], ["token", "new"], ["sim"],
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],

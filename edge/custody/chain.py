@@ -71,22 +71,14 @@ def entry_hash(prev_hash: str, body: dict[str, Any]) -> str:
 def body_text(e: ChainEntry) -> str:
     """The canonical JSON of an entry's body, built around its stored details text (which append wrote
     canonically) instead of parsing and re-encoding them: keys in sorted order, strings as json does."""
-    return (
-        '{"action":' + encode_basestring(e.action) + ',"actor":' + encode_basestring(e.actor)
-        + ',"at":' + encode_basestring(e.at) + ',"details":' + e.details
-        + ',"reason":' + encode_basestring(e.reason) + ',"seq":' + str(int(e.seq))
-        + ',"subject":' + encode_basestring(e.subject) + "}"
-    )
+    enc = encode_basestring
+    return (f'{{"action":{enc(e.action)},"actor":{enc(e.actor)},"at":{enc(e.at)},"details":{e.details},'
+            f'"reason":{enc(e.reason)},"seq":{int(e.seq)},"subject":{enc(e.subject)}}}')
 
 
 def _content_matches(e: ChainEntry) -> bool | str:
-    """True/False, or a problem text when the entry cannot be hashed at all."""
-    try:
-        if hashlib.sha256(f"{e.prev_hash}\n{body_text(e)}".encode()).hexdigest() == e.hash:
-            return True
-    except (TypeError, ValueError):
-        pass
-    # Slow path: details stored in another (but equivalent) JSON form, or fields of odd types.
+    """The slow path once the fast one failed: details stored in another (but equivalent) JSON form,
+    or fields of odd types. True/False, or a problem text when the entry cannot be hashed at all."""
     try:
         details = json.loads(e.details)
     except (TypeError, ValueError):
@@ -167,6 +159,7 @@ def walk(
     if bad is not None:
         return broken(None, bad[1])
     anchors = {cp.seq: cp for cp in checkpoints}
+    sha256 = hashlib.sha256
     try:
         for e in entries:
             seq = e.seq
@@ -175,8 +168,11 @@ def walk(
                               else f"entry {seq} is out of order")
             if e.prev_hash != prev:
                 return broken(seq, "previous-hash link does not match")
-            matches = _content_matches(e)
-            if matches is not True:
+            try:
+                fast = sha256(f"{prev}\n{body_text(e)}".encode()).hexdigest() == e.hash
+            except (TypeError, ValueError):
+                fast = False
+            if not fast and (matches := _content_matches(e)) is not True:
                 return broken(seq, matches if isinstance(matches, str) else "content does not match its hash (altered)")
             anchor = anchors.get(seq)
             if anchor is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -132,10 +133,15 @@ def fingerprint(public_key_b64: str) -> str:
     return "(malformed key)"
 
 
+@functools.lru_cache(maxsize=16)
+def _public_key(public_key_b64: str) -> Ed25519PublicKey:
+    # Loading the key costs as much as a verification; a log's checkpoints share one or a few keys.
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
+
+
 def signature_valid(public_key_b64: str, signature_b64: str, message: bytes) -> bool:
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
-        key.verify(base64.b64decode(signature_b64, validate=True), message)
+        _public_key(public_key_b64).verify(base64.b64decode(signature_b64, validate=True), message)
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True

@@ -81,8 +81,7 @@ def entries(q: Queries, *, up_to: int | None = None) -> Iterator[ChainEntry]:
     params: tuple[int, ...] = ()
     if up_to is not None:
         sql, params = sql + " WHERE seq <= ?", (up_to,)
-    for row in q.iterate(sql + " ORDER BY seq", params):
-        yield ChainEntry(*row.values())
+    return map(ChainEntry._make, q.tuples(sql + " ORDER BY seq", params))
 
 
 def verify(q: Queries, *, public_key: str | None = None,
