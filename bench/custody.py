@@ -39,7 +39,8 @@ def realistic(n: int) -> tuple[str, str, str, str, dict[str, object]]:
     footage = n // 7 + 1
     kind = n % 7
     if kind == 0:
-        return (f"device:cam-{n % 400:04d}", "footage.ingested", f"footage:{footage}", "upload ingest, SHA-256 verified",
+        return (f"device:cam-{n % 400:04d}", "footage.ingested", f"footage:{footage}",
+                "upload ingest, SHA-256 verified",
                 {"sha256": hashlib.sha256(str(n).encode()).hexdigest(), "size": 734_003_200 + n,
                  "file_name": f"CAM{n % 400:04d}_20261201_{n % 86400:06d}.mp4", "device_id": f"cam-{n % 400:04d}",
                  "source": "upload", "ingest_id": n})
