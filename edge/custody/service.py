@@ -48,7 +48,11 @@ class CheckpointService(Service):
 
     async def __aenter__(self) -> CheckpointService:
         # Only the default location is created; a key file the config names must already exist.
-        self._key = await asyncio.to_thread(keys.load_or_create, self.key_path, create=self.config.key_file is None)
+        named = self.config.key_file is not None
+        if named and not self.key_path.exists():
+            raise keys.StationKeyError(f"custody.key_file {self.key_path} does not exist (a key file the config "
+                                       "names is never created; unset key_file for one in the data directory)")
+        self._key = await asyncio.to_thread(keys.load_or_create, self.key_path, create=not named)
         self._public = keys.public_b64(self._key)
         last = await self.store.read(checkpoints.latest)
         self._last_seq = last.seq if last else 0

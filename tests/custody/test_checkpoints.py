@@ -108,7 +108,7 @@ async def test_a_configured_key_file_must_exist(tmp_path: Path) -> None:
     await store.open()
     try:
         service = CheckpointService(CustodyConfig(key_file=tmp_path / "provisioned.pem"), store, STATION, tmp_path)
-        with pytest.raises(keys.StationKeyError, match=r"no station signing key at .*provisioned\.pem"):
+        with pytest.raises(keys.StationKeyError, match=r"custody.key_file .*provisioned\.pem does not exist"):
             await service.__aenter__()
         assert not (tmp_path / "provisioned.pem").exists()
     finally:
