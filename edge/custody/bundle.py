@@ -22,7 +22,6 @@ from edge.custody.keys import fingerprint
 
 FORMAT = "station-edge-custody-bundle"
 VERSION = 1
-_ENTRY_FIELDS = ("seq", "at", "actor", "action", "subject", "reason", "details", "prev_hash", "hash")
 _CHECKPOINT_FIELDS = ("seq", "hash", "at", "station", "public_key", "signature")
 
 
@@ -170,17 +169,18 @@ class Reader:
         record, self._pending = self._pending, None
         while record is not None and record["type"] == "entry":
             try:
-                values = [record[f] for f in _ENTRY_FIELDS]
+                seq, at, actor, action = record["seq"], record["at"], record["actor"], record["action"]
+                subject, reason, details = record["subject"], record["reason"], record["details"]
+                prev_hash, digest = record["prev_hash"], record["hash"]
             except KeyError as exc:
                 raise EntryFormatError(record.get("seq"), f"bundle line {self._line_no}: entry without {exc}") from None
-            details = values[6]
-            if type(values[0]) is not int or not all(isinstance(values[i], str) for i in (1, 2, 3, 4, 5, 7, 8)):
-                raise EntryFormatError(values[0] if type(values[0]) is int else None,
+            if type(seq) is not int or not (type(at) is type(actor) is type(action) is type(subject) is type(reason)
+                                            is type(prev_hash) is type(digest) is str):
+                raise EntryFormatError(seq if type(seq) is int else None,
                                        f"bundle line {self._line_no}: entry fields of the wrong type")
-            if not isinstance(details, dict):
-                raise EntryFormatError(values[0], f"bundle line {self._line_no}: details are not a JSON object")
-            values[6] = canonical(details)
-            yield ChainEntry(*values)
+            if type(details) is not dict:
+                raise EntryFormatError(seq, f"bundle line {self._line_no}: details are not a JSON object")
+            yield ChainEntry(seq, at, actor, action, subject, reason, canonical(details), prev_hash, digest)
             record = self._next()
         if record is None:
             raise EntryFormatError(None, "the bundle is truncated: it has no end line")

@@ -135,3 +135,15 @@ def test_export_and_verify_from_a_bare_database_file(tmp_path: Path, bundle: Pat
     code, text = _offline(out)
     assert code == 0, text
     assert _lines(out)[0]["public_key"] == _lines(bundle)[0]["public_key"]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("seq", "7", "entry fields of the wrong type"),
+    ("actor", 42, "entry fields of the wrong type"),
+    ("details", ["not", "an", "object"], "details are not a JSON object"),
+])
+def test_an_entry_of_the_wrong_shape_is_named(bundle: Path, field: str, value: object, message: str) -> None:
+    records = _lines(bundle)
+    records[10][field] = value  # entry 7
+    code, out = _offline(_write(bundle, records))
+    assert code == 1 and message in out and "bundle line 11" in out
