@@ -59,25 +59,29 @@ def write(
     """Write a bundle to ``path`` (temp file, fsync, rename); return its size in bytes."""
     temp = path.with_name(f".{path.name}.partial")
     written, head_hash = 0, None
-    with temp.open("wb") as raw:
-        # Level 6: nearly level 9's size at a fraction of its time (hashes do not compress either way).
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-            out = _Lines(gz)
-            out.add(canonical({"type": "header", "format": FORMAT, "version": VERSION, "station": header.station,
-                               "exported_at": header.exported_at, "public_key": header.public_key,
-                               "entries": header.entries, "checkpoints": header.checkpoints}) + "\n")
-            for cp in checkpoints:
-                out.add(canonical({"type": "checkpoint", **{f: getattr(cp, f) for f in _CHECKPOINT_FIELDS},
-                                   "countersignature": cp.countersignature}) + "\n")
-            for e in entries:
-                out.add(_entry_line(e))
-                written, head_hash = written + 1, e.hash
-                if progress is not None and written % 50_000 == 0:
-                    progress(written)
-            out.add(canonical({"type": "end", "entries": written, "head_hash": head_hash}) + "\n")
-            out.flush()
-        raw.flush()
-        os.fsync(raw.fileno())
+    try:
+        with temp.open("wb") as raw:
+            # Level 6: nearly level 9's size at a fraction of its time (hashes do not compress either way).
+            with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+                out = _Lines(gz)
+                out.add(canonical({"type": "header", "format": FORMAT, "version": VERSION, "station": header.station,
+                                   "exported_at": header.exported_at, "public_key": header.public_key,
+                                   "entries": header.entries, "checkpoints": header.checkpoints}) + "\n")
+                for cp in checkpoints:
+                    out.add(canonical({"type": "checkpoint", **{f: getattr(cp, f) for f in _CHECKPOINT_FIELDS},
+                                       "countersignature": cp.countersignature}) + "\n")
+                for e in entries:
+                    out.add(_entry_line(e))
+                    written, head_hash = written + 1, e.hash
+                    if progress is not None and written % 50_000 == 0:
+                        progress(written)
+                out.add(canonical({"type": "end", "entries": written, "head_hash": head_hash}) + "\n")
+                out.flush()
+            raw.flush()
+            os.fsync(raw.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)  # never leave half a bundle behind
+        raise
     temp.replace(path)
     return path.stat().st_size
 

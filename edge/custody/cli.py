@@ -177,7 +177,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     public_key = _station_public_key(config) if config is not None else None
     station = config.station.id if config is not None else None
-    summary = export_file(db_path, args.out, station=station, public_key=public_key, progress=_Progress("export"))
+    from edge.custody.bundle import BundleError
+
+    try:
+        summary = export_file(db_path, args.out, station=station, public_key=public_key,
+                              progress=_Progress("export"))
+    except BundleError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
     print(f"wrote {args.out}: {summary.entries} entries, {summary.checkpoints} checkpoint(s), "
           f"{summary.size:,} bytes; verify it with: station-edge audit verify --bundle {args.out}")
     return EXIT_OK

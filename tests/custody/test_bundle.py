@@ -147,3 +147,8 @@ def test_an_entry_of_the_wrong_shape_is_named(bundle: Path, field: str, value: o
     records[10][field] = value  # entry 7
     code, out = _offline(_write(bundle, records))
     assert code == 1 and message in out and "bundle line 11" in out
+
+
+def test_export_to_an_unwritable_place_says_so(tmp_path: Path, bundle: Path) -> None:
+    result = cli("audit", "export", "--config", str(tmp_path / "edge.toml"), "--out", str(tmp_path / "no" / "b.gz"))
+    assert result.returncode == 1 and "cannot write" in result.stderr and "No such file or directory" in result.stderr
