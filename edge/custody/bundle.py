@@ -73,7 +73,7 @@ def write(
                 for e in entries:
                     out.add(_entry_line(e))
                     written, head_hash = written + 1, e.hash
-                    if progress is not None and written % 50_000 == 0:
+                    if progress is not None and written % 10_000 == 0:
                         progress(written)
                 out.add(canonical({"type": "end", "entries": written, "head_hash": head_hash}) + "\n")
                 out.flush()
@@ -194,7 +194,7 @@ class Reader:
 
 
 def verify(path: Path, *, trusted_key: str | None = None,
-           progress: Callable[[int], None] | None = None) -> tuple[Header, Verification]:
+           progress: Callable[[int, int | None], None] | None = None) -> tuple[Header, Verification]:
     """Verify a bundle offline. ``trusted_key`` pins the station key (else the header's is used)."""
     with Reader(path) as reader:
         header = reader.header()
@@ -208,7 +208,8 @@ def verify(path: Path, *, trusted_key: str | None = None,
             if cp.station != header.station:
                 return header, Verification(False, 0, "", None, (
                     f"checkpoint at entry {cp.seq} is for station {cp.station!r}, not {header.station!r}"))
-        result = walk(reader.entries(), checkpoints, trusted_key=trusted_key or key, progress=progress)
+        result = walk(reader.entries(), checkpoints, trusted_key=trusted_key or key,
+                      progress=(lambda done: progress(done, header.entries)) if progress else None)
         result = replace(result, key_pinned=trusted_key is not None)
         if result.ok and reader.end is not None and reader.end.get("entries") != result.entries:
             return header, Verification(False, result.entries, result.head_hash, None, (

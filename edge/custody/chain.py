@@ -183,7 +183,7 @@ def walk(
                                        "this entry")
                 agreed = anchor
             prev, expected_seq, checked = e.hash, seq + 1, checked + 1
-            if progress is not None and checked % 100_000 == 0:
+            if progress is not None and checked % 10_000 == 0:
                 progress(checked)
     except EntryFormatError as exc:
         return broken(exc.seq, exc.problem)

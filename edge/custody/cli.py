@@ -85,19 +85,21 @@ def _pinned_key(path: Path) -> str:
 
 
 class _Progress:
-    """A line on stderr at most once a second, and only once a run has taken a second (big logs)."""
+    """Progress on stderr for big logs (100,000 entries or more), about every tenth of the way."""
+
+    BIG = 100_000
 
     def __init__(self, verb: str) -> None:
         self._verb = verb
-        self._started = self._shown = time.monotonic()
+        self._started = time.monotonic()
+        self._shown = 0
 
     def __call__(self, done: int, total: int | None = None) -> None:
-        now = time.monotonic()
-        if now - self._shown < 1.0:
+        if total is None or total < self.BIG or done * 10 // total <= self._shown:
             return
-        self._shown = now
-        of = f"/{total} ({100 * done // max(1, total)} %)" if total else ""
-        print(f"audit {self._verb}: {done}{of} entries, {done / (now - self._started):,.0f}/s", file=sys.stderr)
+        self._shown = done * 10 // total
+        rate = done / max(1e-6, time.monotonic() - self._started)
+        print(f"audit {self._verb}: {done}/{total} entries ({100 * done // total} %), {rate:,.0f}/s", file=sys.stderr)
 
 
 def _report(result: Verification, as_json: bool, extra: dict[str, object] | None = None) -> int:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.custody import cli, config_file, make_log
+from support.custody import bulk_log, cli, config_file, make_log
 
 from edge.custody import keys
 from edge.custody.chain import entry_hash
@@ -152,3 +152,20 @@ def test_an_entry_of_the_wrong_shape_is_named(bundle: Path, field: str, value: o
 def test_export_to_an_unwritable_place_says_so(tmp_path: Path, bundle: Path) -> None:
     result = cli("audit", "export", "--config", str(tmp_path / "edge.toml"), "--out", str(tmp_path / "no" / "b.gz"))
     assert result.returncode == 1 and "cannot write" in result.stderr and "No such file or directory" in result.stderr
+
+
+@pytest.mark.slow
+async def test_big_logs_show_progress_on_stderr(tmp_path: Path) -> None:
+    data = tmp_path / "big"
+    db = await make_log(data, 0, checkpoint_at=())
+    bulk_log(db, 120_000)
+    out = tmp_path / "big.jsonl.gz"
+    export = cli("audit", "export", "--db", str(db), "--out", str(out))
+    assert export.returncode == 0, export.stderr
+    progress = [line for line in export.stderr.splitlines() if line.startswith("audit export: ")]
+    assert progress[0].startswith("audit export: 20000/120000 entries (16 %)") and len(progress) >= 5
+    verify = cli("audit", "verify", "--bundle", str(out))
+    assert verify.returncode == 0 and "custody log intact: 120000 entries" in verify.stdout
+    assert "audit verify: 60000/120000 entries (50 %)" in verify.stderr
+    assert not [line for line in cli("audit", "verify", "--db", str(db)).stderr.splitlines()
+                if not line.startswith("audit verify: ")]

@@ -12,6 +12,7 @@ from pathlib import Path
 from edge.custody.config import CustodyConfig
 from edge.custody.service import CheckpointService
 from edge.store import Store, custody
+from edge.store.canonical import canonical_json
 
 STATION = "ST-TEST"
 
@@ -80,3 +81,22 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     """The real command line, in a process of its own."""
     return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=120)
+
+
+def bulk_log(db: Path, entries: int) -> None:
+    """A big log written the quick way (one transaction, through the append-only trigger)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    prev, rows = "0" * 64, []
+    for seq in range(1, entries + 1):
+        body = {"seq": seq, "at": "2026-12-01T10:00:00.000000Z", "actor": "supervisor:li", "action": "footage.view",
+                "subject": f"footage:{seq}", "reason": "case review", "details": {"n": seq}}
+        digest = custody.entry_hash(prev, body)
+        rows.append((seq, body["at"], body["actor"], body["action"], body["subject"], body["reason"],
+                     canonical_json(body["details"]), prev, digest))
+        prev = digest
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO custody_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    conn.close()
