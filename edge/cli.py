@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,34 +54,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"station-edge {__version__}")
     return EXIT_OK
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from edge.store import connect
-    from edge.store.custody import verify
-    from edge.store.queries import Queries
-
-    if args.db is not None:
-        db_path = args.db
-    else:
-        config = _load_or_report(args.config)
-        if config is None:
-            return EXIT_CONFIG
-        db_path = config.database_path
-    if not db_path.exists():
-        print(f"no database at {db_path}", file=sys.stderr)
-        return EXIT_FAILURE
-    conn = connect(db_path, readonly=True)
-    try:
-        result = verify(Queries(conn))
-    finally:
-        conn.close()
-    if args.json:
-        print(json.dumps({"ok": result.ok, "entries": result.entries, "head_hash": result.head_hash,
-                          "broken_seq": result.broken_seq, "problem": result.problem}))
-    else:
-        print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
-    return EXIT_OK if result.ok else EXIT_FAILURE
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -162,17 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--role", required=True, choices=[r.value for r in Role], help="the token's role")
     new.set_defaults(func=cmd_token_new)
 
-    audit = commands.add_parser("audit", help="custody log tools", description="Custody log tools.")
-    audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = audit_commands.add_parser("verify", help="verify the custody log's hash chain", description=(
-        "Walk the custody log's hash chain; exit 0 if intact, 1 naming the first broken entry. Works on a "
-        "running or a stopped daemon's database (read-only)."))
-    source = verify.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", type=Path, help="path to edge.toml (uses its data directory)")
-    source.add_argument("--db", type=Path, help="path to a station.db file")
-    verify.add_argument("--json", action="store_true", help="print the result as JSON")
-    verify.set_defaults(func=cmd_audit_verify)
-
     sim = commands.add_parser("sim", help="run device and central-platform simulators", description=(
         "Simulators for technicians: every device the station talks to, and the central platform. "
         "See docs/simulators.md."))
@@ -192,8 +152,9 @@ def _plugin_commands() -> list[Registrar]:
     """Domain command groups (devices, cases, ...) register themselves here."""
     from edge.bodycam import cli as bodycam_cli
     from edge.cases import cli as cases_cli
+    from edge.custody import cli as custody_cli
 
-    return [cases_cli.register, bodycam_cli.register]
+    return [cases_cli.register, bodycam_cli.register, custody_cli.register]
 
 
 def _simulator_commands() -> list[Registrar]:

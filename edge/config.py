@@ -21,6 +21,7 @@ from edge.bodycam.config import BodycamConfig
 from edge.bodycam.footage.config import FootageConfig
 from edge.cases.config import CasesConfig
 from edge.config_section import ConfigSection
+from edge.custody.config import CustodyConfig
 from edge.kiosk.config import KioskSection
 from edge.web.config import DeviceAuthConfig
 
@@ -180,6 +181,7 @@ class Config(ConfigSection):
     footage: FootageConfig = FootageConfig()
     cases: CasesConfig = CasesConfig()
     kiosk: KioskSection = KioskSection()  # runs only with services.kiosk
+    custody: CustodyConfig = CustodyConfig()
 
     @property
     def database_path(self) -> Path:
@@ -204,7 +206,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Make relative paths in well-known keys relative to the config file, not the working directory."""
     for section, key in (("station", "data_dir"), ("mqtt", "password_file"), ("mqtt", "ca_file"),
                          ("bodycam", "broker_dir"), ("bodycam", "broker_pid_file"),
-                         ("footage", "dir"), ("footage", "dock_dir")):
+                         ("footage", "dir"), ("footage", "dock_dir"), ("custody", "key_file")):
         value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
             raw[section][key] = str(base / value)

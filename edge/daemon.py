@@ -131,6 +131,11 @@ class Daemon:
                          started_at=time.monotonic())
         ctx.device_verifier = self._verify_device
         route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes, *self.extra_routes]
+        from edge.custody.service import CheckpointService
+
+        # First, so it stops last: its shutdown checkpoint then covers what the others wrote.
+        services.append(CheckpointService(self.config.custody, self.store, self.config.station.id,
+                                          self.config.station.data_dir))
         if self.config.services.bodycam:
             from edge.bodycam import wiring as bodycam_wiring
 

@@ -9,6 +9,7 @@ from edge import __version__
 from edge.cli import build_parser, main
 
 COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["audit"], ["audit", "verify"],
+            ["audit", "pubkey"], ["audit", "export"],
             ["token"], ["token", "new"], ["sim"],
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],

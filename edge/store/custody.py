@@ -1,27 +1,28 @@
 """The custody log: append-only and hash-chained.
 
 Each entry's hash is SHA-256 over the previous entry's hash and the canonical JSON of the entry
-(seq, time, actor, action, subject, reason, details). Triggers make SQLite refuse UPDATE and DELETE;
-``verify`` walks the chain and names the first entry that does not check out, which catches edits made
-after someone dropped the triggers. Removing entries from the very end is only visible against an
-outside anchor: the head hash the uplink sends to the central platform.
+(seq, time, actor, action, subject, reason, details). Triggers make SQLite refuse UPDATE, DELETE and
+every insert that does not extend the head (so REPLACE and upserts too; migrations 0001, 0003).
+``verify`` walks the chain through every signed checkpoint (edge/custody/chain.py) and names the first
+entry that does not check out, which catches edits made after someone dropped the triggers, then
+checks the triggers' SQL. Removing entries from the end is visible up to the last checkpoint.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from edge.custody.chain import GENESIS, ChainEntry, Verification, entry_hash, walk
+from edge.store import checkpoints, custody_guards
 from edge.store.canonical import canonical_json
 from edge.store.queries import Queries, Tx
 from edge.timeutil import to_iso, utcnow
 
-GENESIS = "0" * 64
-_GUARDS = ("custody_log_no_update", "custody_log_no_delete")
+__all__ = ["GENESIS", "CustodyEntry", "Verification", "append", "entries", "entry_hash", "history", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +36,6 @@ class CustodyEntry:
     details: Mapping[str, Any]
     prev_hash: str
     hash: str
-
-
-def entry_hash(prev_hash: str, body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{canonical_json(body)}".encode()).hexdigest()
 
 
 def append(
@@ -78,44 +75,31 @@ def append(
     return CustodyEntry(seq, stamp, actor, action, subject, reason, details_dict, prev, digest)
 
 
-@dataclass(frozen=True, slots=True)
-class Verification:
-    ok: bool
-    entries: int
-    head_hash: str
-    broken_seq: int | None = None
-    problem: str = ""
-
-    def describe(self) -> str:
-        if self.ok:
-            return f"custody log intact: {self.entries} entries, head {self.head_hash}"
-        where = f"entry {self.broken_seq}" if self.broken_seq is not None else "the log"
-        return f"custody log BROKEN at {where}: {self.problem} ({self.entries} entries checked before it)"
+def entries(q: Queries, *, up_to: int | None = None) -> Iterator[ChainEntry]:
+    """Every entry in seq order, as the chain walk reads them (also what a bundle exports)."""
+    sql = "SELECT seq, at, actor, action, subject, reason, details, prev_hash, hash FROM custody_log"
+    params: tuple[int, ...] = ()
+    if up_to is not None:
+        sql, params = sql + " WHERE seq <= ?", (up_to,)
+    return map(ChainEntry._make, q.tuples(sql + " ORDER BY seq", params))
 
 
-def verify(q: Queries) -> Verification:
-    """Walk the whole chain in order; stop at and name the first entry that fails."""
-    guards = {r["name"] for r in q.all("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    missing = [g for g in _GUARDS if g not in guards]
-    prev, expected_seq, checked = GENESIS, 1, 0
-    for row in q.iterate("SELECT * FROM custody_log ORDER BY seq"):
-        seq = row["seq"]
-        if seq != expected_seq:
-            return Verification(False, checked, prev, expected_seq, f"entry {expected_seq} is missing")
-        if row["prev_hash"] != prev:
-            return Verification(False, checked, prev, seq, "previous-hash link does not match")
-        try:
-            details = json.loads(row["details"])
-        except (TypeError, ValueError):
-            return Verification(False, checked, prev, seq, "details are not valid JSON")
-        body = {k: row[k] for k in ("seq", "at", "actor", "action", "subject", "reason")}
-        body["details"] = details
-        if entry_hash(prev, body) != row["hash"]:
-            return Verification(False, checked, prev, seq, "content does not match its hash (altered)")
-        prev, expected_seq, checked = row["hash"], seq + 1, checked + 1
-    if missing:
-        return Verification(False, checked, prev, None, f"append-only guard trigger(s) removed: {missing}")
-    return Verification(True, checked, prev)
+def verify(q: Queries, *, public_key: str | None = None,
+           progress: Callable[[int], None] | None = None) -> Verification:
+    """Walk the whole chain in order through every signed checkpoint, then check the guard triggers.
+
+    ``public_key`` (base64, raw) is the station key the checkpoints must be signed with; without it
+    they are checked against the key they name, and the result says the key was not pinned.
+    """
+    if q.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'custody_log'") is None:
+        return Verification(False, 0, GENESIS, None, "the custody_log table is missing")
+    result = walk(entries(q), checkpoints.all_checkpoints(q), trusted_key=public_key, progress=progress)
+    if not result.ok:
+        return result
+    guard_problems = custody_guards.problems(q)
+    if guard_problems:
+        return replace(result, ok=False, problem="append-only guards weakened: " + "; ".join(guard_problems))
+    return result
 
 
 def history(q: Queries, subject: str) -> list[CustodyEntry]:

@@ -35,6 +35,12 @@ class Queries:
         for row in self._conn.execute(sql, params):
             yield dict(row)
 
+    def tuples(self, sql: str, params: Params = ()) -> Iterator[tuple[Any, ...]]:
+        """Plain tuples for hot loops over many rows (a dict per row would cost more than the work)."""
+        cursor = self._conn.execute(sql, params)
+        cursor.row_factory = None
+        yield from cursor
+
     def scalar(self, sql: str, params: Params = ()) -> Any:
         row = self._conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

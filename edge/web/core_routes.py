@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from aiohttp import web
 
 from edge import __version__
 from edge.config import Role
+from edge.custody import keys
 from edge.metrics import CONTENT_TYPE
 from edge.store import alerts, custody, deadletter, outbox
 from edge.web.app import CONTEXT_KEY
@@ -64,12 +66,12 @@ async def status(request: web.Request) -> web.Response:
 @requires(Role.TECHNICIAN, Role.SUPERVISOR)
 async def audit_verify(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
-    result = await ctx.store.read(custody.verify)
+    # Checkpoints are checked against the station's own key file, not the key the database names.
+    key_path = ctx.config.custody.key_path(ctx.config.station.data_dir)
+    public_key = await asyncio.to_thread(keys.station_public_key, key_path)
+    result = await ctx.store.read(lambda q: custody.verify(q, public_key=public_key))
     principal = request[PRINCIPAL_KEY]
-    return web.json_response({
-        "ok": result.ok, "entries": result.entries, "head_hash": result.head_hash,
-        "broken_seq": result.broken_seq, "problem": result.problem, "checked_by": principal.actor,
-    })
+    return web.json_response({**result.as_json(), "checked_by": principal.actor})
 
 
 @requires(Role.TECHNICIAN)

@@ -108,4 +108,4 @@ def test_removed_guards_alone_are_reported(filled: Path, capsys: pytest.CaptureF
     conn.commit()
     conn.close()
     assert main(["audit", "verify", "--db", str(filled)]) == 1
-    assert "guard trigger(s) removed" in capsys.readouterr().err
+    assert "guard trigger custody_log_no_delete on custody_log was removed" in capsys.readouterr().err
