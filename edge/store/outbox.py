@@ -133,3 +133,16 @@ def confirm(tx: Tx, dedupe_key: str, receipt: Receipt, *, now: datetime | None =
     tx.execute("UPDATE outbox SET state = 'acked', receipt = ?, updated_at = ?, last_error = NULL"
                " WHERE dedupe_key = ?", (canonical_json(body), to_iso(now or utcnow()), dedupe_key))
     return True
+
+
+def rearm_file(tx: Tx, entry: OutboxEntry, *, now: datetime | None = None) -> bool:
+    """Queue a confirmed file entry again: the same bytes were ingested anew (a new footage row after the old
+    one was deleted), and the old receipt confirms nothing about the new row. True if it was re-armed."""
+    if entry.file is None:
+        raise ValueError("only file entries are re-armed")
+    stamp = to_iso(now or utcnow())
+    return tx.execute(
+        "UPDATE outbox SET state = 'pending', receipt = NULL, attempts = 0, last_error = NULL,"
+        " priority = min(priority, ?), file_path = ?, updated_at = ?, next_attempt_at = ?"
+        " WHERE dedupe_key = ? AND state = 'acked'",
+        (int(entry.priority), str(entry.file.path), stamp, stamp, entry.dedupe_key)).rowcount == 1

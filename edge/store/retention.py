@@ -28,8 +28,10 @@ KEEP_REASONS: tuple[tuple[str, str], ...] = (
      + " AND c.state IN ('linked', 'review'))"),
     ("open_review", "EXISTS (SELECT 1 FROM review_items r WHERE r.footage_id = " + _ID + " AND r.state = 'open')"),
     ("not_expired", "f.retain_until IS NULL OR f.retain_until >= :now"),
+    # Confirmed: the central platform's receipt for these bytes, recorded after this row was ingested (a
+    # receipt from before confirms an older row of the same bytes, not this one).
     ("not_confirmed", "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'footage:' || f.sha256"
-     " AND o.state = 'acked' AND o.receipt IS NOT NULL AND o.receipt != '')"),
+     " AND o.state = 'acked' AND o.receipt IS NOT NULL AND o.receipt != '' AND o.updated_at >= f.ingested_at)"),
     ("path_in_use", "EXISTS (SELECT 1 FROM footage g WHERE g.id != f.id AND g.state != 'deleted'"
      " AND (g.path = f.path OR g.thumbnail = f.path))"),
 )
