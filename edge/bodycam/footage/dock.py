@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ class DockWatcher:
         self._disk = disk
         self._linked: dict[str, str] = {}  # symlinked device folders already reported (name -> target)
         self._waiting: set[tuple[str, str]] = set()  # files refused for disk space, reported once each
+        self.last_scan_at: datetime | None = None  # end of the last finished scan
 
     async def run(self) -> None:
         while True:
@@ -93,7 +95,10 @@ class DockWatcher:
     async def scan_once(self) -> int:
         """One pass over every device folder; returns how many files were ingested."""
         async with self._scanning:
-            return await self._scan()
+            try:
+                return await self._scan()
+            finally:
+                self.last_scan_at = utcnow()
 
     async def _scan(self) -> int:
         if not self.dock_dir.is_dir():
