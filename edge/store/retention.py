@@ -43,7 +43,9 @@ _REASON_COLUMNS = ", ".join(f"({condition}) AS {name}" for name, condition in KE
 def candidates(q: Queries, now: str, limit: int = 500) -> list[dict[str, Any]]:
     """Rows that may be deleted now, oldest retention first (re-checked with ``keep_reasons`` before deletion)."""
     return q.all(
-        "SELECT f.* FROM footage f WHERE f.state = 'good' AND f.retain_until IS NOT NULL AND f.retain_until < :now"
+        # The first terms repeat keep reasons so that the footage_retention index narrows the scan.
+        "SELECT f.* FROM footage f WHERE f.state = 'good' AND f.hold = 0 AND f.marked = 0"
+        " AND f.retain_until IS NOT NULL AND f.retain_until < :now"
         f" AND NOT ({_ANY_KEEP}) ORDER BY f.retain_until LIMIT :limit",
         {"now": now, "limit": limit},
     )

@@ -36,6 +36,7 @@ from edge.timeutil import to_iso, utcnow
 
 log = logging.getLogger(__name__)
 ACTOR = "system:retention"
+BATCH = 500
 
 
 class Retention:
@@ -51,13 +52,15 @@ class Retention:
         """Delete what may be deleted; return the footage ids deleted."""
         stamp = to_iso(now or utcnow())
         deleted: list[int] = []
-        for row in await self.candidates(stamp):
-            if await self.delete(row, stamp):
-                deleted.append(int(row["id"]))
-        return deleted
+        while True:  # in batches, so a long backlog never sits in memory at once
+            batch = await self.candidates(stamp)
+            done = [int(row["id"]) for row in batch if await self.delete(row, stamp)]
+            deleted += done
+            if len(batch) < BATCH or not done:
+                return deleted
 
     async def candidates(self, stamp: str) -> list[dict[str, Any]]:
-        return await self._store.read(lambda q: rules.candidates(q, stamp))
+        return await self._store.read(lambda q: rules.candidates(q, stamp, BATCH))
 
     async def delete(self, row: dict[str, Any], stamp: str) -> bool:
         """Delete one candidate if, re-checked now inside the deleting transaction, nothing keeps it."""
