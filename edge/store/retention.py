@@ -26,7 +26,9 @@ KEEP_REASONS: tuple[tuple[str, str], ...] = (
      + " AND e.hold_reason IS NOT NULL AND e.hold_reason != '')"),  # marked or SOS-covered, also set later
     ("case_link", "EXISTS (SELECT 1 FROM case_links c WHERE c.footage_id = " + _ID
      + " AND c.state IN ('linked', 'review'))"),
-    ("open_review", "EXISTS (SELECT 1 FROM review_items r WHERE r.footage_id = " + _ID + " AND r.state = 'open')"),
+    # Through the file's links: review_items_one_open (link_id, state 'open') finds the item at once.
+    ("open_review", "EXISTS (SELECT 1 FROM case_links l JOIN review_items r ON r.link_id = l.id AND r.state = 'open'"
+     " WHERE l.footage_id = " + _ID + ")"),
     ("not_expired", "f.retain_until IS NULL OR f.retain_until >= :now"),
     # Confirmed: the central platform's receipt for these bytes, recorded after this row was ingested (a
     # receipt from before confirms an older row of the same bytes, not this one).
