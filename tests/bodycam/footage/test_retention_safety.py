@@ -3,7 +3,9 @@ deleting transaction (the reason made to appear after the selection, before the 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -210,3 +212,34 @@ async def test_releasing_a_case_hold_uses_the_configured_retention(footage_confi
         released = await _row(station, row["id"])
         assert not released["hold"] and released["hold_reason"] is None
         assert from_iso(released["retain_until"]) == from_iso(released["ingested_at"]) + timedelta(days=200)
+
+
+async def test_the_same_bytes_arriving_during_a_deletion_are_stored_anew(footage_config, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retention is held inside its unlink (the OS call blocks) while the camera sends the same bytes again:
+    the new upload waits for the deletion to finish, then stores its own file (never registers the old one)."""
+    data = _media(tmp_path, "race.mp4")
+    reached, release = threading.Event(), threading.Event()
+    real_unlink = os.unlink
+
+    def slow_unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        if f"{os.sep}files{os.sep}" in os.fsdecode(os.fspath(path)) and not release.is_set():
+            reached.set()
+            assert release.wait(60)
+        real_unlink(path, *args, **kwargs)
+
+    async with run_station(footage_config()) as station:
+        first = await station.camera().upload(data)
+        assert await confirm_received(station.daemon.store, file_sha256(data))
+        monkeypatch.setattr(os, "unlink", slow_unlink)
+        deleting = asyncio.create_task(_retention(station).run_once(now=past_routine_retention()))
+        assert await asyncio.to_thread(reached.wait, 60)  # tombstone committed, unlink under way
+        uploading = asyncio.create_task(station.camera("cam-0002").upload(data))
+        done, _ = await asyncio.wait({uploading}, timeout=2)
+        assert not done  # waits for the deletion of the same content to finish
+        release.set()
+        assert await deleting == [first.footage_id]
+        again = await uploading
+        assert again.state == "complete" and again.footage_id != first.footage_id
+        row = await _row(station, again.footage_id)
+        assert row["state"] == "good" and (station.footage_root / row["path"]).read_bytes() == data.read_bytes()
