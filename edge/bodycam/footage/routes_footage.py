@@ -139,16 +139,15 @@ async def hold(request: web.Request) -> web.Response:
     if not reason:
         raise ProblemError(400, "reason-required", "a hold or its release needs a reason")
     api = request.app[FOOTAGE_KEY]
-    if not wanted:
-        camera = await api.store.read(lambda q: holds.camera_holds(q, row["id"]))
-        if "marked" in camera:
-            raise ProblemError(409, "marked-footage", "footage marked on the camera stays held")
-        if "sos" in camera:
-            raise ProblemError(409, "sos-footage", "footage covering an SOS stays held; no person may release it")
     days = api.config.routine_retention_days
     principal = request[PRINCIPAL_KEY]
 
     def write(tx: Tx) -> None:
+        camera = holds.camera_holds(tx, row["id"]) if not wanted else set()  # checked in the changing transaction
+        if "marked" in camera:
+            raise ProblemError(409, "marked-footage", "footage marked on the camera stays held")
+        if "sos" in camera:
+            raise ProblemError(409, "sos-footage", "footage covering an SOS stays held; no person may release it")
         held, left, until = holds.set_holder(tx, row["id"], holds.SUPERVISOR, wanted, retention_days=days,
                                              now=utcnow())
         custody.append(tx, actor=principal.actor, action="footage.hold" if wanted else "footage.hold_released",
