@@ -3,12 +3,16 @@
     fill_dock(Path("/srv/dock"), "cam-0001", count=3)      # three 2 s H.264/AAC MP4 segments
 
 Files are written under a hidden temporary name and renamed, as a copy finishing would make them appear.
+Marked files (``marked_every``) get ``_IMP`` in their name and a sidecar ``<name>.json`` saying
+``"marked": true`` (docs/footage.md, "Dock").
 The station only reads these folders; it writes its manifest of erasable files under its own footage dir.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -26,6 +30,10 @@ def fill_dock(mount: Path, device_id: str, *, count: int = 3, seconds: float = 2
         make_segment(tmp, seconds=seconds, seed=seed + i)
         final = folder / name
         tmp.rename(final)
+        if "_IMP" in name:  # the camera's own word that it is marked: a sidecar like its MQTT announcement
+            sidecar = folder / f"{name}.json"
+            sidecar.write_text(json.dumps({"name": name, "marked": True, "size_bytes": final.stat().st_size,
+                                           "sha256": hashlib.sha256(final.read_bytes()).hexdigest()}))
         made.append(final)
     return made
 

@@ -15,9 +15,9 @@ from edge.cases.links import LinkChange, LinkRefused
 from edge.cases.records import RecordRejected, check
 from edge.cases.sources import footage_id as footage_id_of
 from edge.config import Role
-from edge.store import Tx, custody
 from edge.store import alerts as alert_rows
 from edge.store import cases as rows
+from edge.store import footage_views
 from edge.timeutil import utcnow
 from edge.web.app import CONTEXT_KEY
 from edge.web.auth import PRINCIPAL_KEY, requires
@@ -59,18 +59,12 @@ def _reason(body: dict[str, Any], request: web.Request, *, required: bool, defau
 
 
 async def viewed(request: web.Request, footage_ids: Iterable[str], where: str) -> None:
-    """Record that a person saw these files' metadata (one custody entry per file, one transaction)."""
-    ids = sorted(set(footage_ids))
-    if not ids:
-        return
-    actor = request[PRINCIPAL_KEY].actor
-
-    def write(tx: Tx) -> None:
-        for footage_id in ids:
-            custody.append(tx, actor=actor, action="footage.view", subject=f"footage:{footage_id}",
-                           reason=f"metadata read via {where}", details={"route": request.path})
-
-    await request.app[CONTEXT_KEY].store.write(write)
+    """Record that a person saw these files' metadata: one custody entry for the whole read, naming every
+    id (edge/store/footage_views.py), so a long listing stays one write."""
+    ids = list(footage_ids)
+    actor, route, query = request[PRINCIPAL_KEY].actor, request.path, dict(request.query)
+    await request.app[CONTEXT_KEY].store.write(lambda tx: footage_views.record(
+        tx, actor=actor, footage_ids=ids, where=where, route=route, query=query))
 
 
 def _change(change: LinkChange) -> dict[str, Any]:

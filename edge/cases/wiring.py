@@ -4,6 +4,7 @@ footage services run, and to the phase-1 stand-ins otherwise (a station without 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,7 +64,7 @@ def seams(config: Config, store: Store) -> dict[str, Any]:
         found["inputs"] = StoreComplianceInputs(store, uplink=config.services.uplink)
         if config.footage.enabled:
             found["footage"] = StoreFootage(store)
-            found["hold"] = case_hold
+            found["hold"] = functools.partial(case_hold, retention_days=config.footage.routine_retention_days)
     return found
 
 

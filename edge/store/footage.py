@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from edge.store import holds
 from edge.store.queries import Queries, Tx
 from edge.timeutil import to_iso, utcnow
 
@@ -109,21 +110,6 @@ def all_files(q: Queries) -> list[dict[str, Any]]:
     return q.all("SELECT id, path, state, sha256, thumbnail FROM footage")
 
 
-def retention_candidates(q: Queries, now: str, limit: int = 500) -> list[dict[str, Any]]:
-    """Routine footage past retention whose outbox file entry the central platform acknowledged."""
-    # Case-linked footage is held even if the case domain has not set the hold flag yet.
-    linked = (" AND NOT EXISTS (SELECT 1 FROM case_links c WHERE c.footage_id = CAST(f.id AS TEXT)"
-              " AND c.state IN ('linked', 'review'))"
-              if q.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'case_links'") else "")
-    return q.all(
-        "SELECT f.* FROM footage f JOIN outbox o ON o.dedupe_key = 'footage:' || f.sha256"
-        " WHERE f.state = 'good' AND f.hold = 0 AND f.marked = 0 AND f.retain_until IS NOT NULL"
-        " AND f.retain_until < ? AND o.state = 'acked' AND o.receipt IS NOT NULL AND o.receipt != ''"
-        + linked + " ORDER BY f.retain_until LIMIT ?",
-        (now, limit),
-    )
-
-
 def tombstone(tx: Tx, footage_id: int, *, reason: str, at: str) -> None:
     tx.execute("UPDATE footage SET state = 'deleted', deleted_at = ?, deleted_reason = ? WHERE id = ?",
                (at, reason, footage_id))
@@ -150,7 +136,9 @@ def dock_record(tx: Tx, *, device_id: str, rel_path: str, size: int, mtime_ns: i
         "INSERT INTO dock_files (device_id, rel_path, size, mtime_ns, ingest_id, sha256, state, detail, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, rel_path, size, mtime_ns) DO UPDATE SET"
         " ingest_id = excluded.ingest_id, sha256 = excluded.sha256, state = excluded.state,"
-        " detail = excluded.detail, updated_at = excluded.updated_at, attempts = dock_files.attempts + 1",
+        " detail = excluded.detail, updated_at = excluded.updated_at,"
+        # A try is counted once, when it starts (the 'copying' row); its outcome does not count again.
+        " attempts = dock_files.attempts + (excluded.state = 'copying')",
         (device_id, rel_path, size, mtime_ns, ingest_id, sha256, state, detail, _now()),
     )
 
@@ -163,6 +151,12 @@ def dock_done(q: Queries, device_id: str) -> list[dict[str, Any]]:
         " AND i.state IN ('complete', 'duplicate') ORDER BY d.rel_path",
         (device_id,),
     )
+
+
+def announcement_for(q: Queries, device_id: str, file_name: str) -> dict[str, Any] | None:
+    """The camera's ``file`` announcement of this recording (expected_footage, issue 3), if any."""
+    return q.one("SELECT size_bytes, sha256, marked, hold_reason FROM expected_footage"
+                 " WHERE device_id = ? AND file_name = ?", (device_id, file_name))
 
 
 def dock_forget_copying(tx: Tx) -> int:
@@ -179,21 +173,12 @@ def device_clock_offset_ms(q: Queries, device_id: str) -> int | None:
     return None if value is None else int(value)
 
 
-def case_hold(tx: Tx, footage_id: str, case_number: str, held: bool) -> None:
-    """The case domain's HoldHook: place or release the hold for one case, keeping any other hold reason."""
-    row = tx.one("SELECT marked, hold_reason FROM footage WHERE id = ?", (int(footage_id),))
-    if row is None:
-        return
-    reasons = [r for r in (row["hold_reason"] or "").split(",") if r and r != f"case:{case_number}"]
-    if held:
-        reasons.append(f"case:{case_number}")
-    on = bool(reasons) or bool(row["marked"])
-    # A released routine file gets its retention clock from ingest (retention is never shortened by a link).
-    tx.execute(
-        "UPDATE footage SET hold = ?, hold_reason = ?, retain_until = CASE WHEN ? THEN NULL ELSE"
-        " coalesce(retain_until, strftime('%Y-%m-%dT%H:%M:%fZ', ingested_at, '+183 days')) END WHERE id = ?",
-        (int(on), ",".join(reasons) or None, int(on), int(footage_id)),
-    )
+def case_hold(tx: Tx, footage_id: str, case_number: str, held: bool, *, retention_days: int) -> None:
+    """The case domain's HoldHook (bind ``retention_days`` with functools.partial): place or release the hold
+    for one case, keeping any other holder. A file released by its last holder gets ``retention_days`` of
+    routine retention from ingest (retention is never shortened by a link)."""
+    if footage_id.isdigit():
+        holds.set_holder(tx, int(footage_id), f"case:{case_number}", held, retention_days=retention_days)
 
 
 def stalled_uploads(q: Queries, idle_since: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ MQTT message or a re-run job never queues the same thing twice.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,3 +88,61 @@ def counts(q: Queries) -> dict[str, dict[str, int]]:
     for row in q.iterate("SELECT state, priority, COUNT(*) AS n FROM outbox GROUP BY state, priority"):
         result.setdefault(row["state"], {})[Priority(row["priority"]).name.lower()] = row["n"]
     return result
+
+
+# -- receipts from the central platform -----------------------------------------------------------
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ReceiptRefused(ValueError):
+    """A receipt that cannot confirm the entry it names; the message says why. Nothing was changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The central platform's word that it stored a file: what it computed over the bytes it holds."""
+
+    sha256: str  # SHA-256 the central platform computed over the stored object
+    reference: str  # its id for the stored object (object key, version), quoted in custody entries
+    received_at: str  # its own time of receipt (ISO 8601)
+
+
+def confirm(tx: Tx, dedupe_key: str, receipt: Receipt, *, now: datetime | None = None) -> bool:
+    """Record the central platform's receipt for a file entry and mark it acked.
+
+    Refused (``ReceiptRefused``) unless the entry exists, carries a file, and the receipt's SHA-256 is the
+    file's: a receipt for other bytes confirms nothing. True when this receipt acked the entry, False when
+    it was already acked (the first receipt is kept; a redelivered one changes nothing).
+    """
+    row = tx.one("SELECT state, file_sha256 FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
+    if row is None:
+        raise ReceiptRefused(f"no outbox entry {dedupe_key!r}")
+    if row["file_sha256"] is None:
+        raise ReceiptRefused(f"outbox entry {dedupe_key!r} carries no file; only files are confirmed by receipt")
+    sha = receipt.sha256.strip().lower()
+    if not _SHA256.match(sha):
+        raise ReceiptRefused("the receipt's sha256 is not 64 hex digits")
+    if sha != row["file_sha256"]:
+        raise ReceiptRefused(f"the receipt's sha256 {sha} is not the file's {row['file_sha256']}")
+    if not receipt.reference.strip() or not receipt.received_at.strip():
+        raise ReceiptRefused("the receipt needs the central platform's reference and time of receipt")
+    if row["state"] == "acked":
+        return False
+    body = {"sha256": sha, "reference": receipt.reference.strip(), "received_at": receipt.received_at.strip()}
+    tx.execute("UPDATE outbox SET state = 'acked', receipt = ?, updated_at = ?, last_error = NULL"
+               " WHERE dedupe_key = ?", (canonical_json(body), to_iso(now or utcnow()), dedupe_key))
+    return True
+
+
+def rearm_file(tx: Tx, entry: OutboxEntry, *, now: datetime | None = None) -> bool:
+    """Queue a confirmed file entry again: the same bytes were ingested anew (a new footage row after the old
+    one was deleted), and the old receipt confirms nothing about the new row. True if it was re-armed."""
+    if entry.file is None:
+        raise ValueError("only file entries are re-armed")
+    stamp = to_iso(now or utcnow())
+    return tx.execute(
+        "UPDATE outbox SET state = 'pending', receipt = NULL, attempts = 0, last_error = NULL,"
+        " priority = min(priority, ?), file_path = ?, updated_at = ?, next_attempt_at = ?"
+        " WHERE dedupe_key = ? AND state = 'acked'",
+        (int(entry.priority), str(entry.file.path), stamp, stamp, entry.dedupe_key)).rowcount == 1

@@ -14,7 +14,7 @@ from support.tokens import auth
 
 from edge.config import Config, Role
 from edge.daemon import Daemon
-from edge.store import custody
+from edge.store import custody, footage_views
 
 M = timedelta(minutes=1)
 
@@ -123,6 +123,8 @@ async def test_a_persons_decision_is_never_overwritten(station: tuple[Daemon, st
                        body={"footage_id": "9", "reason": "x"}))[0] == 404
     status, case = await call("GET", f"{base}/api/v1/cases/C-0001")
     assert {link["footage_id"]: link["state"] for link in case["links"]} == {"1": "unlinked", "9": "linked"}
-    views = await daemon.store.read(lambda q: custody.history(q, "footage:9"))
-    assert views[-1].action == "footage.view"
+    # One footage.view entry for the whole read, naming both files.
+    views = await daemon.store.read(lambda q: footage_views.views_of(q, 9))
+    assert views[-1].subject == "footage:list" and views[-1].details["ids"] == [1, 9]
+    assert views[-1].actor == "supervisor:test-supervisor"
     assert (await daemon.store.read(custody.verify)).ok

@@ -23,6 +23,7 @@ from typing import Any
 from edge.alerts import Alert, AlertBus, Severity
 from edge.bodycam.footage import accounting
 from edge.bodycam.footage.config import FootageConfig
+from edge.bodycam.footage.content_locks import ContentLocks
 from edge.bodycam.footage.layout import Layout, seal, sha256_file
 from edge.bodycam.footage.metrics import FootageMetrics
 from edge.bodycam.footage.names import extension
@@ -62,9 +63,15 @@ class Ingestor:
         self._prober = prober
         self._probes: set[asyncio.Task[None]] = set()
         self.cases: CaseHooks | None = None  # set by the daemon when the case domain runs
+        self.locks = ContentLocks()  # shared with retention by the footage service
 
     async def finalize(self, ingest: dict[str, Any], part: Path, computed: str) -> Outcome:
         """``part`` is complete and fsynced and hashes to ``computed``."""
+        # Under the content lock: retention may be deleting a file of these very bytes (content_locks.py).
+        async with self.locks.hold(computed):
+            return await self._finalize(ingest, part, computed)
+
+    async def _finalize(self, ingest: dict[str, Any], part: Path, computed: str) -> Outcome:
         declared = ingest["declared_sha256"]
         good = declared is None or declared == computed
         ext = extension(ingest["file_name"])
@@ -127,9 +134,11 @@ class Ingestor:
                     held = True
                 if self.cases is not None:
                     self.cases.owed(tx, footage_id)
-                outbox.enqueue(tx, OutboxEntry(
-                    "footage.file", Priority.EVIDENCE if held else Priority.ROUTINE, f"footage:{sha256}",
-                    file=FileRef(self._layout.path(rel), size, sha256)))
+                entry = OutboxEntry("footage.file", Priority.EVIDENCE if held else Priority.ROUTINE,
+                                    f"footage:{sha256}", file=FileRef(self._layout.path(rel), size, sha256))
+                # Bytes stored before and deleted by retention: the old receipt does not confirm this row.
+                if not outbox.enqueue(tx, entry):
+                    outbox.rearm_file(tx, entry)
             else:
                 custody.append(tx, actor=ingest["actor"], action="footage.quarantined",
                                subject=f"footage:{footage_id}",

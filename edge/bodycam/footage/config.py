@@ -41,6 +41,9 @@ class FootageConfig(ConfigSection):
     dock_scan_interval_s: Annotated[float, Field(gt=0)] = 5.0
     # A dock file is copied only once its size and mtime stayed the same for this long.
     dock_settle_s: Annotated[float, Field(ge=0)] = 2.0
+    # A dock file whose copy fails (read error, or the second read differs) is tried this many times in all,
+    # one try per scan; then it is left on the camera until it changes (size or mtime), with an alert.
+    dock_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
     probe_workers: Annotated[int, Field(ge=1, le=32)] = 2
     probe_pool: Literal["process", "thread"] = "process"
     # Threads that hash and write upload data (two per active chunk: one hashes while the other writes).

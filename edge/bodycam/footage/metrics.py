@@ -25,3 +25,6 @@ class FootageMetrics:
                                                 "Problems found by the last reconciliation", ["kind"])
         self.dock_files = metrics.counter("station_edge_footage_dock_files", "Dock files handled, by outcome",
                                           ["outcome"])
+        self.dock_refused = metrics.counter("station_edge_footage_dock_refused",
+                                            "Dock folders or files refused, by reason (symlink, insufficient-storage)",
+                                            ["reason"])

@@ -4,7 +4,9 @@ Repairs what is provably safe:
 - an ingest left ``finalizing`` (crash between sealing the file and the transaction): its file is re-hashed
   and registered if the hash is the one recorded before the crash;
 - a dock copy cut by a crash: its temporary copy is removed and the file is copied again from the camera;
-- a tombstoned (retention-deleted) row whose file is still there: the recorded deletion is finished.
+- a tombstoned (retention-deleted) row whose file is still there (a crash between the tombstone's commit
+  and the unlink): the recorded deletion is finished, but only if no row that is not deleted names the
+  same path (files are named by content: the same bytes may have been ingested again since).
 Reports the rest (log, alert, ``GET /api/v1/footage/reconciliation``): files without rows (kept, untouched),
 rows without files, partial uploads nobody knows about.
 """
@@ -88,9 +90,10 @@ class Reconciler:
             report["files_without_rows"].append({"path": str(source.relative_to(self._layout.root)),
                                                  "problem": "content differs from the hash recorded before a crash"})
             return
-        if source == part:
-            await self._ingestor.place(part, rel, sha)
-        outcome = await self._ingestor.commit(ingest, rel, sha, good=good)
+        async with self._retention.locks.hold(sha):
+            if source == part:
+                await self._ingestor.place(part, rel, sha)
+            outcome = await self._ingestor.commit(ingest, rel, sha, good=good)
         report["repaired"].append({"ingest_id": ingest["id"], "footage_id": outcome.footage_id, "path": rel,
                                    "action": "registered a file sealed before a crash"})
         log.warning("reconciliation registered %s (ingest %s) after a crash", rel, ingest["id"])
@@ -108,9 +111,12 @@ class Reconciler:
         for row in known:
             exists = row["path"] in on_disk
             if row["state"] == "deleted" and exists:
-                await asyncio.to_thread(self._retention.remove_files, row["path"], row["thumbnail"])
-                report["repaired"].append({"footage_id": row["id"], "path": row["path"],
-                                           "action": "finished a retention deletion recorded before a crash"})
+                # Only if no live row names the path: the same bytes may have been ingested again since.
+                async with self._retention.locks.hold(row["sha256"]):
+                    gone = await self._retention.remove_unused(row["path"], row["thumbnail"])
+                if row["path"] in gone:
+                    report["repaired"].append({"footage_id": row["id"], "path": row["path"],
+                                               "action": "finished a retention deletion recorded before a crash"})
             elif row["state"] != "deleted" and not exists:
                 report["rows_without_files"].append({"footage_id": row["id"], "path": row["path"],
                                                      "sha256": row["sha256"]})

@@ -4,7 +4,6 @@ disk state, reconciliation report, dock manifests, and a manual retention run.""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -12,9 +11,9 @@ from aiohttp import web
 from edge.bodycam.footage.context import FOOTAGE_KEY
 from edge.bodycam.footage.names import BadNameError, check_device_id
 from edge.config import Role
-from edge.store import Tx, custody
+from edge.store import Tx, custody, footage_views, holds
 from edge.store import footage as rows
-from edge.timeutil import from_iso, to_iso, utcnow
+from edge.timeutil import utcnow
 from edge.web.auth import PRINCIPAL_KEY, Principal, requires
 from edge.web.problems import ProblemError
 
@@ -63,7 +62,15 @@ async def list_footage(request: web.Request) -> web.Response:
     officer = principal.name if principal.role == Role.OFFICER else request.query.get("officer")
     items = await api.store.read(lambda q: rows.listing(
         q, device_id=request.query.get("device"), state=request.query.get("state"), officer_no=officer, limit=limit))
+    await viewed(request, [r["id"] for r in items], "footage list")
     return web.json_response({"items": [_public(r) for r in items]})
+
+
+async def viewed(request: web.Request, footage_ids: list[int], where: str) -> None:
+    """One ``footage.view`` custody entry for this read (edge/store/footage_views.py)."""
+    actor, route, query = request[PRINCIPAL_KEY].actor, request.path, dict(request.query)
+    await request.app[FOOTAGE_KEY].store.write(lambda tx: footage_views.record(
+        tx, actor=actor, footage_ids=footage_ids, where=where, route=route, query=query))
 
 
 @requires(Role.SUPERVISOR, Role.TECHNICIAN, Role.OFFICER)
@@ -71,6 +78,8 @@ async def get_footage(request: web.Request) -> web.Response:
     row = await _footage(request)
     api = request.app[FOOTAGE_KEY]
     history = await api.store.read(lambda q: custody.history(q, f"footage:{row['id']}"))
+    # Logged before the answer leaves (no unlogged read); the history shown is the one before this read.
+    await viewed(request, [row["id"]], "footage details")
     body = _public(row)
     body["custody"] = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason,
                         "details": dict(e.details)} for e in history]
@@ -116,7 +125,11 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.SUPERVISOR)
 async def hold(request: web.Request) -> web.Response:
-    """{"hold": true|false, "reason": "..."}: a permanent hold (evidence, case) or its release."""
+    """{"hold": true|false, "reason": "..."}: a supervisor's permanent hold, or its release.
+
+    A release removes only the supervisor's hold: the camera's (marked, SOS) cannot be released by a
+    person (409), and a case link keeps holding the file until it is unlinked.
+    """
     row = await _footage(request)
     try:
         body = json.loads(await request.read())
@@ -125,17 +138,21 @@ async def hold(request: web.Request) -> web.Response:
         raise ProblemError(400, "invalid-body", 'send {"hold": true|false, "reason": "..."}') from None
     if not reason:
         raise ProblemError(400, "reason-required", "a hold or its release needs a reason")
-    if not wanted and row["marked"]:
-        raise ProblemError(409, "marked-footage", "footage marked on the camera stays held")
     api = request.app[FOOTAGE_KEY]
     days = api.config.routine_retention_days
     principal = request[PRINCIPAL_KEY]
 
     def write(tx: Tx) -> None:
-        until = None if wanted else to_iso(max(utcnow(), from_iso(row["ingested_at"])) + timedelta(days=days))
-        rows.set_hold(tx, row["id"], hold=wanted, reason=reason, retain_until=until)
+        camera = holds.camera_holds(tx, row["id"]) if not wanted else set()  # checked in the changing transaction
+        if "marked" in camera:
+            raise ProblemError(409, "marked-footage", "footage marked on the camera stays held")
+        if "sos" in camera:
+            raise ProblemError(409, "sos-footage", "footage covering an SOS stays held; no person may release it")
+        held, left, until = holds.set_holder(tx, row["id"], holds.SUPERVISOR, wanted, retention_days=days,
+                                             now=utcnow())
         custody.append(tx, actor=principal.actor, action="footage.hold" if wanted else "footage.hold_released",
-                       subject=f"footage:{row['id']}", reason=reason, details={"retain_until": until})
+                       subject=f"footage:{row['id']}", reason=reason,
+                       details={"retain_until": until, "still_held": held, "holders": left})
 
     await api.store.write(write)
     return web.json_response(_public(await _footage(request)))

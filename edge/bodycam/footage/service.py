@@ -69,11 +69,12 @@ class FootageService(Service):
         self._prober = MediaProber(self.config.probe_workers, kind=self.config.probe_pool)
         self.ingestor = Ingestor(self.store, self.layout, self.alerts, self.config, self.metrics, self._prober)
         self.ingestor.cases = self.case_hooks
+        self.ingestor.locks = self.retention.locks  # ingest and retention never decide about one file at once
         self.api.upload_manager = UploadManager(self.store, self.layout, self.ingestor, self.disk, self.config,
                                          self._executor, self.metrics)
         if self.config.dock_dir is not None:
             self.dock = DockWatcher(self.config.dock_dir, self.store, self.layout, self.ingestor, self.config,
-                                    self.alerts, self.metrics)
+                                    self.alerts, self.metrics, self.disk)
         if self.config.routine_retention_days < MIN_ROUTINE_RETENTION_DAYS:
             reason = self.config.retention_override_reason.strip()
             log.warning("routine retention set to %d days (< %d) by override: %s",

@@ -10,16 +10,13 @@ import os
 import signal
 import stat
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from support.daemon_process import start, write_config
 from support.footage import run_station
-from support.tokens import ROLE_TOKENS
 
 from devices.simulators.uploader import TUS, TusUploader
 from edge.config import Role
@@ -29,26 +26,11 @@ from edge.store import footage as rows
 
 
 def _config(tmp_path: Path, port: int) -> Path:
-    path = tmp_path / "edge.toml"
-    path.write_text(
-        f'[station]\nid = "KILL-1"\ndata_dir = "{tmp_path / "data"}"\n[http]\nport = {port}\n'
-        '[services]\nmqtt = false\n[footage]\nprobe_pool = "thread"\nhard_floor_mb = 0\n'
-        f'[[api.tokens]]\nname = "sup"\nrole = "supervisor"\ntoken = "{ROLE_TOKENS[Role.SUPERVISOR]}"\n')
-    return path
+    return write_config(tmp_path, port)
 
 
 def _start(config: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
-                                                                  timeout=1) as r:
-            if r.status == 200:
-                return proc
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("daemon not ready")
+    return start(config, port)
 
 
 async def test_sigkill_mid_upload_then_resume(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from support.footage import run_station
+from support.retention import confirm_received
 
 from devices.simulators.dock import fill_dock
 from devices.simulators.uploader import file_sha256
@@ -86,15 +87,15 @@ async def test_retention_deletes_only_expired_confirmed_routine_footage(footage_
             ids[name] = (await cam.upload(paths[i], marked=name == "marked")).footage_id
         past = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-        def age(tx):
+        def age(tx):  # time passes (the retention period is over for these)
             for name in ("expired_acked", "held", "unacked", "marked"):
                 tx.execute("UPDATE footage SET retain_until = ? WHERE id = ? AND retain_until IS NOT NULL",
                            (past, ids[name]))
-            for name in ("expired_acked", "held", "unexpired", "marked"):
-                tx.execute("UPDATE outbox SET state = 'acked', receipt = 'central-receipt-1' WHERE dedupe_key ="
-                           " (SELECT 'footage:' || sha256 FROM footage WHERE id = ?)", (ids[name],))
 
         await station.daemon.store.write(age)
+        for name in ("expired_acked", "held", "unexpired", "marked"):  # the central platform's receipts
+            row = await station.daemon.store.read(lambda q, n=name: rows.get(q, ids[n]))
+            assert row is not None and await confirm_received(station.daemon.store, row["sha256"])
         async with station.session.post(station.url + f"/api/v1/footage/{ids['held']}/hold",
                                         json={"hold": True, "reason": "evidence in case X-1"},
                                         headers=__import__("support.tokens").tokens.auth(Role.SUPERVISOR)) as r:
