@@ -77,3 +77,15 @@ def test_demo_and_sim_reach_the_cli_through_the_entry_point() -> None:
     assert entries == {"devices": "devices.cli:register"}
     commands = next(a for a in build_parser()._actions if a.dest == "command")
     assert {"demo", "sim"} <= set(commands.choices)  # type: ignore[arg-type]
+
+
+def test_every_domain_is_built_from_station_parts_not_the_daemon() -> None:
+    wirings = sorted(EDGE.rglob("wiring.py"))
+    assert {p.relative_to(EDGE).as_posix() for p in wirings} >= {
+        "bodycam/wiring.py", "bodycam/footage/wiring.py", "cases/wiring.py", "kiosk/wiring.py"}
+    for path in wirings:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert all(name != "edge.daemon" for _, name in _imported_names(tree)), f"{path} imports the daemon"
+        build = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "build")
+        first = build.args.args[0]
+        assert (first.arg, ast.unparse(first.annotation or ast.Constant(None))) == ("parts", "StationParts"), path
