@@ -169,8 +169,9 @@ def _plugin_commands() -> list[Registrar]:
     """Domain command groups (devices, cases, ...) register themselves here."""
     from edge.bodycam import cli as bodycam_cli
     from edge.cases import cli as cases_cli
+    from edge.store import cli as store_cli
 
-    return [cases_cli.register, bodycam_cli.register]
+    return [cases_cli.register, bodycam_cli.register, store_cli.register]
 
 
 COMMAND_ENTRY_POINTS = "station_edge.commands"
