@@ -54,6 +54,14 @@ def alive(pids: set[int]) -> list[int]:
     return result
 
 
+def wait_gone(pids: set[int], within: float = 30) -> list[int]:
+    """The children still alive once they all exited or ``within`` seconds passed (a ceiling)."""
+    deadline = time.monotonic() + within
+    while (left := alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 class Demo:
     def __init__(self, directory: Path) -> None:
         self.port = free_port()
@@ -126,8 +134,7 @@ def test_demo_gets_ready_shows_the_station_and_ctrl_c_leaves_no_orphans(tmp_path
             assert json.loads(response.read())["station"]["id"] == "DEMO-01"
         assert running.interrupt() == 0, running.output
     assert "demo stopped" in running.output
-    time.sleep(0.3)
-    assert alive(children) == [], f"orphaned children: {alive(children)}"
+    assert wait_gone(children) == [], f"orphaned children: {alive(children)}"
 
 
 @pytest.mark.slow
@@ -138,8 +145,7 @@ def test_ctrl_c_while_the_simulators_start_still_stops_cleanly(tmp_path: Path) -
         assert running.interrupt() == 0, running.output
     assert "demo stopped" in running.output
     assert "Traceback" not in running.output
-    time.sleep(0.3)
-    assert alive(children) == []
+    assert wait_gone(children) == []
 
 
 def _mosquitto_pub(port: int, user: str, password: str, topic: str, payload: str) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ async def idcard(idcard_sim: IdCardReaderSim) -> AsyncIterator[IdCardReader]:
     # timeout_scale: public timeouts are 100 ms; a loaded 2-core CI box needs headroom.
     drv = IdCardReader(link(idcard_sim.path), poll_interval=0.1, find_interval=0.02, timeout_scale=3.0)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -45,7 +45,7 @@ async def printer_sim(tmp_path: Path) -> AsyncIterator[EscPosPrinterSim]:
 async def printer(printer_sim: EscPosPrinterSim) -> AsyncIterator[ReceiptPrinter]:
     drv = ReceiptPrinter(link(printer_sim.path), poll_interval=0.1, status_timeout=0.3)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -61,7 +61,7 @@ async def scanner_sim(tmp_path: Path) -> AsyncIterator[QrScannerSim]:
 async def scanner(scanner_sim: QrScannerSim) -> AsyncIterator[Scanner]:
     drv = Scanner(link(scanner_sim.path, 9600))
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -80,5 +80,5 @@ FAST_PAYMENT = PaymentOptions(ack_timeout=0.3, sale_timeout=0.8, query_timeout=0
 async def payment(payment_sim: PaymentTerminalSim) -> AsyncIterator[PaymentTerminal]:
     drv = PaymentTerminal(link(payment_sim.path), FAST_PAYMENT, poll_interval=0.2)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv

@@ -45,7 +45,7 @@ def api(port: int, path: str) -> Any:
         return json.loads(response.read())
 
 
-def eventually(check: Callable[[], bool], within: float = 5, what: str = "") -> None:
+def eventually(check: Callable[[], bool], within: float = 30, what: str = "") -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
