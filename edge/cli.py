@@ -184,7 +184,11 @@ def _installed_commands() -> list[Registrar]:
 
     registrars: list[Registrar] = []
     for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
-        registrars.append(entry.load())
+        try:
+            registrars.append(entry.load())
+        except (ImportError, AttributeError) as exc:
+            # A broken add-on must not take `station-edge run` down with it: its commands are just missing.
+            print(f"station-edge: skipping commands from {entry.value!r}: {exc}", file=sys.stderr)
     return registrars
 
 

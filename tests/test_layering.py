@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,19 @@ def test_every_domain_is_built_from_station_parts_not_the_daemon() -> None:
         build = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "build")
         first = build.args.args[0]
         assert (first.arg, ast.unparse(first.annotation or ast.Constant(None))) == ("parts", "StationParts"), path
+
+
+def test_a_broken_command_add_on_leaves_the_core_commands_working(tmp_path: Path) -> None:
+    # A real installed distribution (a dist-info on the path) whose entry point names a module that is gone.
+    dist = tmp_path / "broken_addon-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-addon\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text('[station_edge.commands]\nbroken = no_such_module.cli:register\n',
+                                           encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "version"], capture_output=True, text=True,
+                            cwd=REPO, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("station-edge ")
+    assert "skipping commands from 'no_such_module.cli:register'" in result.stderr
+    assert "No module named 'no_such_module'" in result.stderr
