@@ -126,46 +126,46 @@ class Daemon:
 
     def _build_services(self, supervisor: Supervisor) -> list[Service]:
         """Order matters: services stop in reverse, so HTTP (intake) goes last here and stops first."""
-        config = self.config
         services: list[Service] = []
-        ctx = WebContext(config, self.store, self.metrics, services=supervisor.states, started_at=time.monotonic())
+        ctx = WebContext(self.config, self.store, self.metrics, services=supervisor.states,
+                         started_at=time.monotonic())
         ctx.device_verifier = self._verify_device
         route_adders: list[RouteAdder] = [core_routes.add_routes, *self.extra_routes]
         parts = self._station_parts(route_adders)
-        if config.services.bodycam:
+        if self.config.services.bodycam:
             from edge.bodycam import wiring as bodycam_wiring
             from edge.bodycam.enrolment import Enrolment
 
-            # MQTT routes before the link starts.
-            self.bodycam = bodycam_wiring.build(parts, config.bodycam, Enrolment(config, self.store))
-        if config.services.mqtt:
-            self.link = MqttLink(link_settings(config), self.router, dead_letter=self._dead_letter,
+            self.bodycam = bodycam_wiring.build(  # MQTT routes before the link starts
+                parts, self.config.bodycam, Enrolment(self.config, self.store))
+        if self.config.services.mqtt:
+            self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
                                  metrics=self.metrics)
             ctx.readiness["mqtt"] = lambda: self.link is not None and self.link.connected
             services.append(self.link)
         if self.bodycam is not None:
             services.append(self.bodycam)
-        if config.services.bodycam and config.footage.enabled:
+        if self.config.services.bodycam and self.config.footage.enabled:
             from edge.bodycam.footage import wiring as footage_wiring
 
-            self.footage = footage_wiring.build(parts, config.footage, config.station.data_dir)
+            self.footage = footage_wiring.build(parts, self.config.footage, self.config.station.data_dir)
             services.append(self.footage)
-        if config.services.cases:
+        if self.config.services.cases:
             from edge.cases import wiring as cases_wiring
 
-            self.cases = cases_wiring.build(parts, config.cases, **cases_wiring.seams(config, self.store))
+            self.cases = cases_wiring.build(parts, self.config.cases, **cases_wiring.seams(self.config, self.store))
             if self.footage is not None:
                 cases_wiring.connect_footage(self.cases, self.footage)
             if self.bodycam is not None:
                 cases_wiring.connect_bodycam(self.cases, self.bodycam, self.store)
             services.extend(self.cases.services)
-        if config.services.kiosk:
+        if self.config.services.kiosk:
             from edge.kiosk import wiring as kiosk_wiring
 
-            self.kiosk = kiosk_wiring.build(parts, config.kiosk)
+            self.kiosk = kiosk_wiring.build(parts, self.config.kiosk)
             services.append(self.kiosk)
-        if config.services.http:
-            self.http = HttpService(build_app(ctx, *route_adders), config.http.host, config.http.port)
+        if self.config.services.http:
+            self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)
         return services
 
