@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -63,8 +64,8 @@ def wait_gone(pids: set[int], within: float = 30) -> list[int]:
 
 
 class Demo:
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.port = free_port() if port is None else port
         self.directory = directory
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "demo", "--dir", str(directory), "--http-port", str(self.port)],
@@ -107,8 +108,8 @@ class Demo:
 
 
 @contextmanager
-def demo(directory: Path) -> Iterator[Demo]:
-    running = Demo(directory)
+def demo(directory: Path, port: int | None = None) -> Iterator[Demo]:
+    running = Demo(directory, port)
     try:
         yield running
     finally:
@@ -190,4 +191,17 @@ def test_a_technician_publishes_as_a_demo_camera_with_mosquitto_pub(tmp_path: Pa
                                       (msg_id,)).fetchall()
             time.sleep(0.2)
         assert stored == [(device, 55)], running.output[-3000:]
+        assert running.interrupt() == 0, running.output
+
+
+@pytest.mark.slow
+def test_http_port_0_shows_and_uses_the_port_actually_bound(tmp_path: Path) -> None:
+    with demo(tmp_path / "demo", port=0) as running:
+        running.wait_banner(90)
+        match = re.search(r"readiness +http://127\.0\.0\.1:(\d+)/readyz", running.output)
+        assert match is not None, running.output
+        port = int(match.group(1))
+        assert port != 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=30) as response:
+            assert json.loads(response.read())["ready"]
         assert running.interrupt() == 0, running.output

@@ -202,7 +202,8 @@ async def run_demo(directory: Path, *, http_port: int = 8080) -> int:
             await run
             print(f"demo failed to start: {exc or f'not ready within {READY_TIMEOUT_S:.0f} s'}")
             return 1
-        ctx = DemoContext(directory, config, broker, daemon, f"http://127.0.0.1:{http_port}",
+        bound = daemon.http.bound_port if daemon.http is not None else http_port  # --http-port 0: a free one
+        ctx = DemoContext(directory, config, broker, daemon, f"http://127.0.0.1:{bound}",
                           _ensure_tokens(directory / "secrets"))
         code = await _run_parts(ctx, stop, run)
         # Simulators are down (the parts' stack unwound); now the daemon drains, then the broker stops.
