@@ -131,7 +131,7 @@ def test_demo_gets_ready_shows_the_station_and_ctrl_c_leaves_no_orphans(tmp_path
         token = (tmp_path / "demo" / "secrets" / "technician.token").read_text().strip()
         request = urllib.request.Request(f"http://127.0.0.1:{running.port}/api/v1/status",
                                          headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             assert json.loads(response.read())["station"]["id"] == "DEMO-01"
         assert running.interrupt() == 0, running.output
     assert "demo stopped" in running.output

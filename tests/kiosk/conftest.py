@@ -43,7 +43,8 @@ async def printer_sim(tmp_path: Path) -> AsyncIterator[EscPosPrinterSim]:
 
 @pytest.fixture
 async def printer(printer_sim: EscPosPrinterSim) -> AsyncIterator[ReceiptPrinter]:
-    drv = ReceiptPrinter(link(printer_sim.path), poll_interval=0.1, status_timeout=0.3)
+    # Protocol timeouts well above a loaded machine's scheduling delays (the paced bytes take milliseconds).
+    drv = ReceiptPrinter(link(printer_sim.path), poll_interval=0.1, status_timeout=1.0)
     async with drv:
         await drv.wait_status(online, 30)
         yield drv
@@ -73,7 +74,8 @@ async def payment_sim(tmp_path: Path) -> AsyncIterator[PaymentTerminalSim]:
     await sim.stop()
 
 
-FAST_PAYMENT = PaymentOptions(ack_timeout=0.3, sale_timeout=0.8, query_timeout=0.3, reconnect_wait=1.0)
+# Short enough for quick tests, long enough that a loaded machine's scheduling delays are not timeouts.
+FAST_PAYMENT = PaymentOptions(ack_timeout=1.0, sale_timeout=2.0, query_timeout=1.0, reconnect_wait=1.0)
 
 
 @pytest.fixture

@@ -127,13 +127,17 @@ async def test_reboot_before_approval_is_unknown_not_resent(
 async def test_host_slower_than_timeout_then_verified(
     payment: PaymentTerminal, payment_sim: PaymentTerminalSim
 ) -> None:
-    payment_sim.set_fault("host_delay", 1.0)  # > sale_timeout (0.8 s): the terminal is still busy when asked
+    # Longer than the sale timeout plus the query: the terminal is still busy when asked.
+    delay = payment.options.sale_timeout + payment.options.query_timeout + 1.0
+    payment_sim.set_fault("host_delay", delay)
     payment.options = replace(payment.options, tries=1)
     res = await payment.sale(700, "K1-SLOW").result()
     assert res.completion is Completion.TIMEOUT
     assert outcome(res).verdict is Verdict.UNKNOWN  # G refused while busy: no proof either way
     assert "query failed" in outcome(res).evidence
-    await asyncio.sleep(0.25)
+    async with asyncio.timeout(30):  # until the simulated host has finished authorising
+        while payment_sim.busy:
+            await asyncio.sleep(0.02)
     later = await payment.verify("K1-SLOW", 700).result()
     assert outcome(later).verdict is Verdict.APPROVED
     assert len(payment_sim.sales) == 1

@@ -41,7 +41,7 @@ def read_banner(proc: subprocess.Popen[str]) -> dict[str, str]:
 
 def api(port: int, path: str) -> Any:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=2) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
