@@ -14,7 +14,7 @@ from edge.config import Config, ConfigError, Role, load
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
-def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+def add_logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=["json", "text"], default=None,
                         help="log line format (default: the config's, else json; text is for people)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
@@ -79,14 +79,6 @@ def cmd_token_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    logs.configure(args.log_format or "text", args.log_level or "info")
-    from edge.demo import run_demo
-
-    code: int = asyncio.run(run_demo(args.dir, http_port=args.http_port))
-    return code
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="station-edge",
@@ -98,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the daemon", description=(
         "Run the station daemon in the foreground (systemd runs this). Stops cleanly on SIGTERM/SIGINT."))
     run.add_argument("--config", type=Path, required=True, help="path to edge.toml")
-    _add_logging_options(run)
+    add_logging_options(run)
     run.set_defaults(func=cmd_run)
 
     check = commands.add_parser("check-config", help="validate a config file", description=(
@@ -106,14 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
         "every error with its key path."))
     check.add_argument("path", type=Path, help="path to edge.toml")
     check.set_defaults(func=cmd_check_config)
-
-    demo = commands.add_parser("demo", help="run a self-contained demo station", description=(
-        "Start a private Mosquitto broker, the daemon with embedded defaults and the simulators, and print "
-        "where to look. Ctrl-C stops everything."))
-    demo.add_argument("--dir", type=Path, default=Path(".demo"), help="working directory (default: ./.demo)")
-    demo.add_argument("--http-port", type=int, default=8080, help="HTTP port (default 8080; a free one if busy)")
-    _add_logging_options(demo)
-    demo.set_defaults(func=cmd_demo)
 
     version = commands.add_parser("version", help="print the version", description="Print the version.")
     version.set_defaults(func=cmd_version)
@@ -133,14 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--role", required=True, choices=[r.value for r in Role], help="the token's role")
     new.set_defaults(func=cmd_token_new)
 
-    sim = commands.add_parser("sim", help="run device and central-platform simulators", description=(
-        "Simulators for technicians: every device the station talks to, and the central platform. "
-        "See docs/simulators.md."))
-    simulators = sim.add_subparsers(dest="simulator", metavar="SIMULATOR", required=True)
-    for register_sim in _simulator_commands():
-        register_sim(simulators)
-
-    for register in _plugin_commands():
+    for register in (*_plugin_commands(), *_installed_commands()):
         register(commands)
     return parser
 
@@ -153,18 +130,27 @@ def _plugin_commands() -> list[Registrar]:
     from edge.bodycam import cli as bodycam_cli
     from edge.cases import cli as cases_cli
     from edge.custody import cli as custody_cli
+    from edge.store import cli as store_cli
 
-    return [cases_cli.register, bodycam_cli.register, custody_cli.register]
+    return [cases_cli.register, bodycam_cli.register, custody_cli.register, store_cli.register]
 
 
-def _simulator_commands() -> list[Registrar]:
-    """Each domain's simulators register under ``station-edge sim`` here (bodycams, kiosk, central, ...)."""
-    from devices.simulators.kiosk import cli as kiosk_sim_cli
-    from edge.bodycam import cli as bodycam_cli
-    from edge.bodycam.footage import cli as footage_cli
-    from edge.cases import cli as cases_cli
+COMMAND_ENTRY_POINTS = "station_edge.commands"
 
-    return [cases_cli.register_sim, kiosk_sim_cli.register, bodycam_cli.register_sim, footage_cli.register_sim]
+
+def _installed_commands() -> list[Registrar]:
+    """Command groups other installed packages add (``demo`` and ``sim`` from devices/), found through the
+    ``station_edge.commands`` entry-point group so that edge never imports them."""
+    from importlib.metadata import entry_points
+
+    registrars: list[Registrar] = []
+    for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            registrars.append(entry.load())
+        except (ImportError, AttributeError) as exc:
+            # A broken add-on must not take `station-edge run` down with it: its commands are just missing.
+            print(f"station-edge: skipping commands from {entry.value!r}: {exc}", file=sys.stderr)
+    return registrars
 
 
 def main(argv: Sequence[str] | None = None) -> int:

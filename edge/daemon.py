@@ -9,10 +9,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from aiohttp import web
 
 if TYPE_CHECKING:
     from edge.bodycam.footage.service import FootageService
@@ -24,6 +21,7 @@ from edge.alerts import AlertBus
 from edge.config import Config
 from edge.metrics import Metrics
 from edge.mqtt import LinkSettings, Message, MqttLink, TopicRouter
+from edge.station_parts import RouteAdder, StationParts
 from edge.store import Store, deadletter, devices
 from edge.supervisor import RestartPolicy, Service, ServiceState, Supervisor
 from edge.systemd import Notifier
@@ -61,7 +59,7 @@ class Daemon:
         self.device_auth = DeviceAuthenticator(config.http.device_auth, self._device_secret_hash, self.metrics,
                                                self.alerts)
         # Route adders beyond the built-in ones (domains register theirs in _build_services).
-        self.extra_routes: list[Callable[[web.Application], None]] = []
+        self.extra_routes: list[RouteAdder] = []
         self._restarts_counted: dict[str, int] = {}
         self.bodycam: BodycamService | None = None
         self.footage: FootageService | None = None
@@ -124,22 +122,30 @@ class Daemon:
             self.metrics.service_restarts.labels(name).inc(state.restarts - counted)
             self._restarts_counted[name] = state.restarts
 
+    def _station_parts(self, route_adders: list[RouteAdder]) -> StationParts:
+        """The shared parts every domain's ``wiring.build`` gets (never the Daemon itself)."""
+        return StationParts(self.config.station.id, self.store, self.alerts, self.metrics, self.router,
+                            self._publish, route_adders.append)
+
     def _build_services(self, supervisor: Supervisor) -> list[Service]:
         """Order matters: services stop in reverse, so HTTP (intake) goes last here and stops first."""
         services: list[Service] = []
         ctx = WebContext(self.config, self.store, self.metrics, services=supervisor.states,
                          started_at=time.monotonic())
         ctx.device_verifier = self._verify_device
-        route_adders: list[Callable[[web.Application], None]] = [core_routes.add_routes, *self.extra_routes]
+        route_adders: list[RouteAdder] = [core_routes.add_routes, *self.extra_routes]
+        parts = self._station_parts(route_adders)
         from edge.custody.service import CheckpointService
 
         # First, so it stops last: its shutdown checkpoint then covers what the others wrote.
-        services.append(CheckpointService(self.config.custody, self.store, self.config.station.id,
+        services.append(CheckpointService(self.config.custody, parts.store, parts.station_id,
                                           self.config.station.data_dir))
         if self.config.services.bodycam:
             from edge.bodycam import wiring as bodycam_wiring
+            from edge.bodycam.enrolment import Enrolment
 
-            self.bodycam = bodycam_wiring.build(self, route_adders)  # MQTT routes before the link starts
+            self.bodycam = bodycam_wiring.build(  # MQTT routes before the link starts
+                parts, self.config.bodycam, Enrolment(self.config, self.store))
         if self.config.services.mqtt:
             self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
                                  metrics=self.metrics)
@@ -148,33 +154,33 @@ class Daemon:
         if self.bodycam is not None:
             services.append(self.bodycam)
         if self.config.services.bodycam and self.config.footage.enabled:
-            from edge.bodycam.footage.layout import Layout
-            from edge.bodycam.footage.service import FootageService
+            from edge.bodycam.footage import wiring as footage_wiring
 
-            self.footage = FootageService(self.config.footage, Layout(self.config.footage.root(
-                self.config.station.data_dir)), self.store, self.alerts, self.metrics)
-            route_adders.append(self.footage.add_routes)
+            self.footage = footage_wiring.build(parts, self.config.footage, self.config.station.data_dir)
             services.append(self.footage)
         if self.config.services.cases:
             from edge.cases import wiring as cases_wiring
 
-            self.cases = cases_wiring.build(self.config.cases, self.store, self.alerts, self.config.station.id,
-                                            **cases_wiring.seams(self.config, self.store))
+            self.cases = cases_wiring.build(parts, self.config.cases, **cases_wiring.seams(self.config, self.store))
             if self.footage is not None:
                 cases_wiring.connect_footage(self.cases, self.footage)
             if self.bodycam is not None:
                 cases_wiring.connect_bodycam(self.cases, self.bodycam, self.store)
             services.extend(self.cases.services)
-            route_adders.append(self.cases.add_routes)
         if self.config.services.kiosk:
             from edge.kiosk import wiring as kiosk_wiring
 
-            self.kiosk = kiosk_wiring.build(self, route_adders)
+            self.kiosk = kiosk_wiring.build(parts, self.config.kiosk)
             services.append(self.kiosk)
         if self.config.services.http:
             self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)
         return services
+
+    async def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        """The domains' way out to MQTT: through the link once it runs, nothing before or without it."""
+        if self.link is not None:
+            await self.link.publish(topic, payload, qos=qos, retain=retain)
 
     async def _publish_alert(self, topic: str, payload: bytes) -> None:
         if self.link is None:

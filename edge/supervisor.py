@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from edge.backoff import jittered_backoff
+
 log = logging.getLogger(__name__)
 
 
@@ -59,9 +61,7 @@ class RestartPolicy:
     stable_after_s: float = 5.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        # "Full jitter": spreads restarts of many stations hitting the same central service.
-        ceiling = min(self.backoff_max_s, self.backoff_min_s * (2 ** max(0, attempt - 1)))
-        return rng.uniform(self.backoff_min_s / 2, ceiling)
+        return jittered_backoff(attempt, min_s=self.backoff_min_s, max_s=self.backoff_max_s, rng=rng)
 
 
 @dataclass

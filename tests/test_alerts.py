@@ -29,9 +29,9 @@ async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
     stop = asyncio.Event()
     run = asyncio.create_task(daemon.run(stop))
     try:
-        await asyncio.wait_for(daemon.ready.wait(), 10)
+        await asyncio.wait_for(daemon.ready.wait(), 60)
         assert daemon.link is not None and daemon.http is not None
-        await daemon.link.wait_connected(5)
+        await daemon.link.wait_connected(30)
         low = Alert("battery_low:cam-1", "bodycam.battery_low", Severity.WARNING, "device:cam-1", "battery 14 %")
         assert await daemon.alerts.raise_alert(low)
         assert not await daemon.alerts.raise_alert(low), "same state again changes nothing"
@@ -39,7 +39,7 @@ async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
         assert await daemon.alerts.raise_alert(worse)
         assert await daemon.alerts.clear_alert("battery_low:cam-1", "battery 80 % after docking")
         assert not await daemon.alerts.clear_alert("battery_low:cam-1", "again")
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             while len(received) < 3:
                 await asyncio.sleep(0.02)
         base = f"http://127.0.0.1:{daemon.http.bound_port}"
@@ -51,7 +51,7 @@ async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
         queued = await daemon.store.read(outbox.counts)
     finally:
         stop.set()
-        await asyncio.wait_for(run, 10)
+        await asyncio.wait_for(run, 60)
         subscriber.loop_stop()
         subscriber.disconnect()
     assert [m["state"] for m in received] == ["raised", "changed", "cleared"]

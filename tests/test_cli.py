@@ -14,7 +14,8 @@ COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
             ["devices", "provision"],
-            ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"]]
+            ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"], ["sim", "uploads"],
+            ["sim", "dock"], ["sim", "kiosk"], ["db"], ["db", "tables"], ["db", "query"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")

@@ -1,4 +1,4 @@
-"""``station-edge devices | officers`` (enrolment) and ``station-edge sim bodycams`` (the fleet simulator)."""
+"""``station-edge devices | officers``: enrolment of body cameras and officers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from edge.bodycam.enrolment import Enrolment, EnrolmentError
 from edge.bodycam.provisioning import ProvisioningError
@@ -183,41 +182,3 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _common(o_list)
     o_list.add_argument("--json", action="store_true", help="print JSON")
     o_list.set_defaults(func=cmd_officer_list)
-
-
-def cmd_sim(args: argparse.Namespace) -> int:
-    from devices.simulators.bodycam_mqtt import BodycamSimulator, SimSettings, load_credentials
-
-    url = urlsplit(args.broker)
-    settings = SimSettings(
-        host=url.hostname or "127.0.0.1", port=url.port or 1883, count=args.count, seed=args.seed,
-        speed=args.speed, duration_s=args.duration,
-        credentials=load_credentials(args.credentials) if args.credentials else {},
-    )
-    sim = BodycamSimulator(settings)
-
-    async def main() -> None:
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await sim.run(stop)
-
-    asyncio.run(main())
-    print(f"published {sim.published} messages from {args.count} cameras; {sim.commands_applied} commands applied")
-    return 0
-
-
-def register_sim(simulators: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    sim = simulators.add_parser("bodycams", help="simulated body-camera fleet over MQTT", description=(
-        "Run N simulated cameras (officers, shifts, GPS walks, recordings, SOS, battery, clock drift, "
-        "network loss with last wills), one MQTT connection each; deterministic for a seed."))
-    sim.add_argument("--count", type=int, default=6, help="number of cameras (default 6)")
-    sim.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL (default mqtt://127.0.0.1:1883)")
-    sim.add_argument("--seed", type=int, default=1, help="random seed (same seed, same fleet)")
-    sim.add_argument("--credentials", type=Path, help='JSON file {"cam-0001": "secret", ...}; none: anonymous')
-    sim.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
-    sim.add_argument("--duration", type=float, help="stop after this many real seconds (default: Ctrl-C)")
-    sim.set_defaults(func=cmd_sim)

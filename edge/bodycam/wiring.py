@@ -1,28 +1,17 @@
-"""How the body-camera domain plugs into the daemon (kept here so daemon.py only calls ``build``)."""
+"""How the body-camera domain plugs into the station (kept here so daemon.py only calls ``build``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from aiohttp import web
-
+from edge.bodycam.config import BodycamConfig
 from edge.bodycam.enrolment import Enrolment
 from edge.bodycam.routes import BodycamApi, route_adder
 from edge.bodycam.service import BodycamService
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
+from edge.station_parts import StationParts
 
 
-def build(daemon: Daemon, route_adders: list[Callable[[web.Application], None]]) -> BodycamService:
+def build(parts: StationParts, section: BodycamConfig, enrolment: Enrolment) -> BodycamService:
     """Create the service, register its MQTT routes (before the link starts) and its HTTP routes."""
-
-    async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        if daemon.link is not None:
-            await daemon.link.publish(topic, payload, qos=qos, retain=retain)
-
-    service = BodycamService(daemon.config.bodycam, daemon.store, daemon.alerts, daemon.metrics, publish)
-    service.register(daemon.router)
-    route_adders.append(route_adder(BodycamApi(service, Enrolment(daemon.config, daemon.store))))
+    service = BodycamService(section, parts.store, parts.alerts, parts.metrics, parts.publish)
+    service.register(parts.router)
+    parts.add_routes(route_adder(BodycamApi(service, enrolment)))
     return service

@@ -1,5 +1,4 @@
-"""``station-edge cases …`` (local cases and the review queue, through the running daemon's API) and
-``station-edge sim central`` (the simulated central platform)."""
+"""``station-edge cases …``: local cases and the review queue, through the running daemon's API."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import quote, urlencode
@@ -101,25 +99,6 @@ def cmd_link(args: argparse.Namespace) -> int:
                     {"reason": args.reason})
 
 
-def cmd_sim_central(args: argparse.Namespace) -> int:
-    from devices.simulators.central import start_central
-
-    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
-
-    async def serve() -> None:
-        async with start_central(seed=args.seed, start=start, host=args.host, port=args.port,
-                                 late_after_polls=args.late_after_polls, late_after_s=args.late_after_s) as sim:
-            print(f"simulated central platform on {sim.url}/api/v1/cases (seed {args.seed}); Ctrl-C stops",
-                  flush=True)
-            await asyncio.Event().wait()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        return 0
-    return 0
-
-
 def register(commands: Commands) -> None:
     cases = commands.add_parser("cases", help="local cases and the review queue", description=(
         "Local cases and the review queue, through the running daemon's API (a supervisor token from the "
@@ -176,17 +155,3 @@ def register(commands: Commands) -> None:
         cmd.add_argument("--reason", required=True, help="why (kept in the custody log)")
         cmd.add_argument("--config", type=Path, required=True, help="path to edge.toml")
         cmd.set_defaults(func=cmd_link, action=action)
-
-
-
-def register_sim(simulators: Commands) -> None:
-    """``station-edge sim central`` (listed in edge/cli.py:_simulator_commands)."""
-    central = simulators.add_parser("central", help="simulated central platform (case feed)", description=(
-        "Serve the case feed of a simulated day consistent with the body-camera fleet of the same seed."))
-    central.add_argument("--port", type=int, default=8700, help="TCP port (default 8700; 0 picks a free one)")
-    central.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    central.add_argument("--seed", type=int, default=42, help="scenario seed, as given to the fleet (default 42)")
-    central.add_argument("--start", help="fleet start time, ISO 8601 with a zone (default: now)")
-    central.add_argument("--late-after-polls", type=int, default=3, help="the late case appears after N polls")
-    central.add_argument("--late-after-s", type=float, default=None, help="... or after this many seconds")
-    central.set_defaults(func=cmd_sim_central)

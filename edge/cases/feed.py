@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from edge.backoff import jittered_backoff
 from edge.cases.config import FeedConfig
 from edge.cases.domain import CaseDomain, PageResult
 from edge.store import cases as rows
@@ -72,8 +73,8 @@ class CaseFeed(Service):
                     await asyncio.sleep(self.config.poll_interval_s)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.config.backoff_max_s, self.config.backoff_min_s * 2 ** (attempt - 1))
-        return self._rng.uniform(self.config.backoff_min_s / 2, ceiling)
+        c = self.config
+        return jittered_backoff(attempt, min_s=c.backoff_min_s, max_s=c.backoff_max_s, rng=self._rng)
 
     async def poll_once(self, session: aiohttp.ClientSession) -> Poll:
         """Fetch and apply one page."""

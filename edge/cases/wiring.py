@@ -1,4 +1,4 @@
-"""How the daemon builds the case domain: the domain service, the feed (if a URL is set), the compliance
+"""How the station builds the case domain: the domain service, the feed (if a URL is set), the compliance
 service and the HTTP routes, with the seams wired to the real tables (``seams``) when the body-camera and
 footage services run, and to the phase-1 stand-ins otherwise (a station without cameras)."""
 
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from edge.alerts import AlertBus
 from edge.cases.compliance_service import ComplianceInputs, ComplianceService
 from edge.cases.config import CasesConfig
 from edge.cases.domain import CaseDomain
@@ -20,6 +19,7 @@ from edge.cases.feed import CaseFeed
 from edge.cases.routes import route_adder
 from edge.cases.seams import ConfiguredOfficers, FootageSource, HoldHook, OfficerDirectory
 from edge.config import Config
+from edge.station_parts import StationParts
 from edge.store import Store
 from edge.supervisor import Service
 
@@ -41,13 +41,17 @@ class CaseParts:
         return [s for s in (self.domain, self.feed, self.compliance) if s is not None]
 
 
-def build(config: CasesConfig, store: Store, alerts: AlertBus, station_id: str, *,
+def build(parts: StationParts, section: CasesConfig, *,
           footage: FootageSource | None = None, officers: OfficerDirectory | None = None,
           hold: HoldHook | None = None, inputs: ComplianceInputs | None = None) -> CaseParts:
-    domain = CaseDomain(store, config, station_id, footage=footage, officers=officers, hold=hold)
-    feed = CaseFeed(domain, config.feed) if config.feed.url else None
-    compliance = ComplianceService(domain, alerts, config.compliance, inputs=inputs)
-    return CaseParts(domain, feed, compliance, route_adder(domain))
+    """Create the domain, feed and compliance services (the seams come from ``seams``) and register the
+    HTTP routes."""
+    domain = CaseDomain(parts.store, section, parts.station_id, footage=footage, officers=officers, hold=hold)
+    feed = CaseFeed(domain, section.feed) if section.feed.url else None
+    compliance = ComplianceService(domain, parts.alerts, section.compliance, inputs=inputs)
+    built = CaseParts(domain, feed, compliance, route_adder(domain))
+    parts.add_routes(built.add_routes)
+    return built
 
 
 def seams(config: Config, store: Store) -> dict[str, Any]:

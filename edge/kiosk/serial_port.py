@@ -12,7 +12,6 @@ import contextlib
 import errno
 import logging
 import os
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import serial
 
+from edge.backoff import jittered_backoff
 from edge.kiosk.trace import Direction, Redactor, redact_hex
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ class SerialLink:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        delay = self.config.reconnect_min
+        attempt = 0
         failed_once = False
         while True:
             try:
@@ -227,8 +227,9 @@ class SerialLink:
                 if not failed_once:  # log a failure once, and the recovery once
                     log.warning("%s: cannot open (%s); retrying with backoff", self._label, exc)
                     failed_once = True
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self.config.reconnect_max)
+                attempt += 1
+                await asyncio.sleep(jittered_backoff(
+                    attempt, min_s=self.config.reconnect_min, max_s=self.config.reconnect_max))
                 continue
             self._lost_event.clear()
             self._port = _Port(ser, loop, self._received, self._port_lost)
@@ -236,7 +237,7 @@ class SerialLink:
             if failed_once or self.reconnects:
                 log.info("%s: port open again", self._label)
             failed_once = False
-            delay = self.config.reconnect_min
+            attempt = 0
             if self._on_state is not None:
                 self._on_state(True)
             await self._lost_event.wait()

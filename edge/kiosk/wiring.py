@@ -1,21 +1,16 @@
-"""How the kiosk domain plugs into the daemon (kept here so daemon.py only calls ``build``)."""
+"""How the kiosk domain plugs into the station (kept here so daemon.py only calls ``build``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
-
-from aiohttp import web
+from typing import Self
 
 from edge.kiosk.config import KioskSection
 from edge.kiosk.health import KioskHealth
 from edge.kiosk.routes import route_adder
 from edge.kiosk.service import KioskService
-
-if TYPE_CHECKING:
-    from edge.daemon import Daemon
+from edge.station_parts import StationParts
 
 # Status changes only arrive on a change; by now every peripheral has tried to open its port once, so
 # a device absent since start-up gets its alert (see KioskHealth.evaluate).
@@ -52,8 +47,8 @@ class DaemonKioskService(KioskService):
             await self.health.drain()
 
 
-def build(daemon: Daemon, route_adders: list[Callable[[web.Application], None]]) -> DaemonKioskService:
+def build(parts: StationParts, section: KioskSection) -> DaemonKioskService:
     """Create the service with its metrics and alerts, and register the HTTP routes."""
-    service = DaemonKioskService(daemon.config.kiosk, KioskHealth(daemon.metrics, daemon.alerts))
-    route_adders.append(route_adder(service))
+    service = DaemonKioskService(section, KioskHealth(parts.metrics, parts.alerts))
+    parts.add_routes(route_adder(service))
     return service

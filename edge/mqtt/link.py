@@ -32,6 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from edge.backoff import jittered_backoff
 from edge.metrics import Metrics
 from edge.mqtt.dispatch import Dispatcher
 from edge.mqtt.routing import DeadLetterSink, Message, TopicRouter
@@ -267,8 +268,7 @@ class MqttLink(Service):
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
-        ceiling = min(s.reconnect_max_s, s.reconnect_min_s * (2 ** min(attempt, 16)))
-        return self._rng.uniform(s.reconnect_min_s / 2, ceiling)
+        return jittered_backoff(attempt, min_s=s.reconnect_min_s, max_s=s.reconnect_max_s, rng=self._rng)
 
     # -- paho callbacks (socket registration may come from the connect executor thread) ----------
 

@@ -50,9 +50,9 @@ async def station(tmp_path: Path, make_config: Callable[..., Config], request: p
     run = asyncio.create_task(daemon.run(stop))
     station = Station(daemon, broker, config, Enrolment(config, daemon.store))
     try:
-        await asyncio.wait_for(daemon.ready.wait(), 10)
+        await asyncio.wait_for(daemon.ready.wait(), 60)
         assert daemon.link is not None
-        await daemon.link.wait_connected(5)
+        await daemon.link.wait_connected(30)
         yield station
     finally:
         for cam in station.cams:

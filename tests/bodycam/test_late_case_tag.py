@@ -44,7 +44,7 @@ async def test_a_case_tag_after_ingest_links_the_file(station: Station, tmp_path
     cam.start()
     cam.publish("bwc/cam-0001/event", {**envelope("cam-0001", 1), "event": "case_tag", "case_no": "INC-TAG-0001",
                                        "file_name": "CAM0001_A.mp4"})
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not (links := await footage_links(station, result.footage_id)):
             await asyncio.sleep(0.05)
     [link] = links

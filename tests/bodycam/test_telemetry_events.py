@@ -30,7 +30,7 @@ async def _dead(station: Station, reason: str) -> list[dict]:
     async def rows() -> list[dict]:
         return await station.daemon.store.read(lambda q: deadletter.recent(q, reason=reason))
 
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not (found := await rows()):
             await asyncio.sleep(0.02)
     return found
@@ -119,11 +119,11 @@ async def test_battery_and_storage_thresholds_raise_and_clear(station: Station) 
         return {f"{r['kind']}/{r['severity']}" for r in rows}
 
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry", telemetry("cam-0001", 2, battery=15, storage=500))
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while await active() != {"bodycam.battery_low/warning", "bodycam.storage_low/critical"}:
             await asyncio.sleep(0.02)
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry", telemetry("cam-0001", 3, battery=90))
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while await active():
             await asyncio.sleep(0.02)
 
@@ -141,7 +141,7 @@ async def test_clock_drift_alerts_and_sends_time_sync(station: Station) -> None:
     topic, payload = await station.wait_for(lambda: cam.received and cam.received[0])
     assert topic == "bwc/cam-0001/cmd/time_sync"
     assert 29_000 < json.loads(payload)["measured_offset_ms"] < 31_000
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while len(rows := await station.daemon.store.read(lambda q: q.all(
                 "SELECT device_ts, received_at, clock_offset_ms FROM telemetry WHERE device_id = 'cam-0001'"))) < 8:
             await asyncio.sleep(0.05)
@@ -155,7 +155,7 @@ async def test_will_and_heartbeat_mark_offline(station: Station) -> None:
     dev = await station.wait_for(lambda: bodycam.registry.devices["cam-0001"].online
                                  and bodycam.registry.devices["cam-0001"])
     await asyncio.to_thread(cam.drop)
-    await station.wait_for(lambda: not dev.online, timeout=10)
+    await station.wait_for(lambda: not dev.online, timeout=30)
     assert dev.offline_reason == "last will"
 
 
@@ -166,7 +166,7 @@ async def test_heartbeat_timeout_marks_offline(station: Station) -> None:
     assert bodycam is not None
     dev = bodycam.registry.devices["cam-0001"]
     await station.wait_for(lambda: dev.online)
-    await station.wait_for(lambda: not dev.online, timeout=3)
+    await station.wait_for(lambda: not dev.online, timeout=30)
     assert dev.offline_reason == "heartbeat timeout"
 
 
@@ -182,11 +182,11 @@ async def test_file_announcement_expects_footage_with_holds_and_overdue_warning(
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/file", file)
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/file", {**file, "seq": 4, "msg_id": "again"})
     store = station.daemon.store
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not (rows := await store.read(lambda q: footage.for_device(q, "cam-0001"))):
             await asyncio.sleep(0.02)
     assert len(rows) == 1 and rows[0]["hold_reason"] == "sos" and rows[0]["fulfilled_at"] is None
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while not await store.read(lambda q: q.all("SELECT 1 FROM alerts WHERE kind = 'bodycam.footage_overdue'")):
             await asyncio.sleep(0.05)
 
@@ -195,7 +195,7 @@ async def test_file_announcement_expects_footage_with_holds_and_overdue_warning(
 
     done = await store.write(fulfil)
     assert done is not None and not done["mismatch"] and done["hold_reason"] == "sos"
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(30):
         while await store.read(lambda q: q.all(
                 "SELECT 1 FROM alerts WHERE kind = 'bodycam.footage_overdue' AND cleared_at IS NULL")):
             await asyncio.sleep(0.05)

@@ -24,7 +24,7 @@ async def station(make_config: Callable[..., Config]) -> AsyncIterator[tuple[Dae
     daemon = Daemon(make_config(None, services={"bodycam": False}))
     stop = asyncio.Event()
     run = asyncio.create_task(daemon.run(stop))
-    await asyncio.wait_for(daemon.ready.wait(), 10)
+    await asyncio.wait_for(daemon.ready.wait(), 60)
     assert daemon.http is not None and daemon.cases is not None
     yield daemon, f"http://127.0.0.1:{daemon.http.bound_port}"
     stop.set()

@@ -163,7 +163,7 @@ async def test_the_service_backs_off_on_errors_and_recovers(domain: CaseDomain, 
         feed = make_feed(domain, url, backoff_min_s=0.01, backoff_max_s=0.02, poll_interval_s=0.01)
         task = asyncio.create_task(feed.serve())
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(30):
                 while await store.read(lambda q: rows.case_version(q, "C-0001")) is None:
                     await asyncio.sleep(0.02)
         finally:

@@ -34,6 +34,11 @@ async def get(base: str, path: str, *, missing_ok: bool = False) -> Any:
         return await r.json()
 
 
+# Ceilings on conditions, not timing claims: alone the whole day runs in about 13 s, but on a busy machine
+# (two CPU hogs on two cores) the first link alone took longer than the 10 s this used to allow.
+CEILING_S = 60.0
+
+
 async def until(check: Callable[[], Any], timeout: float) -> Any:
     async with asyncio.timeout(timeout):
         while not (found := await check()):
@@ -41,6 +46,7 @@ async def until(check: Callable[[], Any], timeout: float) -> Any:
     return found
 
 
+@pytest.mark.timeout(600)  # several generous ceilings in a row: above the suite's default of 120 s
 async def test_simulated_day(tmp_path: Path, make_config: Callable[..., Config]) -> None:
     port = free_port()
     start = utcnow().replace(microsecond=0) - LEAD
@@ -70,9 +76,9 @@ async def test_simulated_day(tmp_path: Path, make_config: Callable[..., Config])
                                  fleet=quiet_fleet("unused")) as central:
             daemon = Daemon(config(broker.pid, central.url))
             run = asyncio.create_task(daemon.run(stop))
-            await asyncio.wait_for(daemon.ready.wait(), 10)
+            await asyncio.wait_for(daemon.ready.wait(), 60)
             assert daemon.http is not None and daemon.link is not None
-            await daemon.link.wait_connected(5)
+            await daemon.link.wait_connected(30)
             base = f"http://127.0.0.1:{daemon.http.bound_port}"
             (tmp_path / "segments").mkdir()
             day = SimulatedDay(port, base, tmp_path / "segments", daemon.config.station.id, start)
@@ -83,10 +89,10 @@ async def test_simulated_day(tmp_path: Path, make_config: Callable[..., Config])
                 await day.run()
                 numbers = {i.name: i.record["number"] for i in central.scenario.incidents}
                 # Everything on time is linked before the late case is published ...
-                await until(lambda: _state(base, numbers["with-footage"], "linked"), 10)
+                await until(lambda: _state(base, numbers["with-footage"], "linked"), CEILING_S)
                 central.state.release_late()
                 # ... which then re-links footage ingested before the case was known.
-                await until(lambda: _state(base, numbers["late"], "linked"), 10)
+                await until(lambda: _state(base, numbers["late"], "linked"), CEILING_S)
                 await _check_links(base, numbers, day)
                 await _check_warnings(base, numbers)
                 await _check_archive(base, day, numbers)
@@ -147,7 +153,7 @@ async def _check_warnings(base: str, numbers: dict[str, str]) -> None:
         return await _warnings(base) == expected
 
     try:
-        await until(settled, 8)
+        await until(settled, CEILING_S)
     except TimeoutError:
         assert await _warnings(base) == expected
 

@@ -29,7 +29,7 @@ async def idcard(idcard_sim: IdCardReaderSim) -> AsyncIterator[IdCardReader]:
     # timeout_scale: public timeouts are 100 ms; a loaded 2-core CI box needs headroom.
     drv = IdCardReader(link(idcard_sim.path), poll_interval=0.1, find_interval=0.02, timeout_scale=3.0)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -43,9 +43,10 @@ async def printer_sim(tmp_path: Path) -> AsyncIterator[EscPosPrinterSim]:
 
 @pytest.fixture
 async def printer(printer_sim: EscPosPrinterSim) -> AsyncIterator[ReceiptPrinter]:
-    drv = ReceiptPrinter(link(printer_sim.path), poll_interval=0.1, status_timeout=0.3)
+    # Protocol timeouts well above a loaded machine's scheduling delays (the paced bytes take milliseconds).
+    drv = ReceiptPrinter(link(printer_sim.path), poll_interval=0.1, status_timeout=1.0)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -61,7 +62,7 @@ async def scanner_sim(tmp_path: Path) -> AsyncIterator[QrScannerSim]:
 async def scanner(scanner_sim: QrScannerSim) -> AsyncIterator[Scanner]:
     drv = Scanner(link(scanner_sim.path, 9600))
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv
 
 
@@ -73,12 +74,13 @@ async def payment_sim(tmp_path: Path) -> AsyncIterator[PaymentTerminalSim]:
     await sim.stop()
 
 
-FAST_PAYMENT = PaymentOptions(ack_timeout=0.3, sale_timeout=0.8, query_timeout=0.3, reconnect_wait=1.0)
+# Short enough for quick tests, long enough that a loaded machine's scheduling delays are not timeouts.
+FAST_PAYMENT = PaymentOptions(ack_timeout=1.0, sale_timeout=2.0, query_timeout=1.0, reconnect_wait=1.0)
 
 
 @pytest.fixture
 async def payment(payment_sim: PaymentTerminalSim) -> AsyncIterator[PaymentTerminal]:
     drv = PaymentTerminal(link(payment_sim.path), FAST_PAYMENT, poll_interval=0.2)
     async with drv:
-        await drv.wait_status(online, 2)
+        await drv.wait_status(online, 30)
         yield drv

@@ -113,22 +113,22 @@ async def test_persistent_checksum_errors_give_invalid_data(idcard: IdCardReader
 async def test_silence_goes_offline_and_back(idcard: IdCardReader, idcard_sim: IdCardReaderSim) -> None:
     idcard.retries = 0  # keep the test short: one timeout per command
     idcard_sim.set_fault("silent", True)
-    await idcard.wait_status(lambda s: s.device is DeviceState.OFFLINE, 2)
+    await idcard.wait_status(lambda s: s.device is DeviceState.OFFLINE, 30)
     res = await idcard.read_card(wait=1).result()
     assert res.completion is Completion.TIMEOUT
     idcard_sim.set_fault("silent", False)
-    await idcard.wait_status(online, 2)
+    await idcard.wait_status(online, 30)
 
 
 async def test_unplug_and_replug(idcard: IdCardReader, idcard_sim: IdCardReaderSim) -> None:
     seen: list[DeviceStatus] = []
     idcard.subscribe(seen.append)
     idcard_sim.set_fault("unplug")
-    await idcard.wait_status(lambda s: s.device is DeviceState.NO_DEVICE, 2)
+    await idcard.wait_status(lambda s: s.device is DeviceState.NO_DEVICE, 30)
     res = await idcard.read_card(wait=0.5).result()
     assert res.completion is Completion.DEVICE_NOT_READY
     idcard_sim.set_fault("replug")
-    await idcard.wait_status(online, 2)
+    await idcard.wait_status(online, 30)
     idcard_sim.insert("standard")
     assert (await idcard.read_card(wait=1).result()).ok
     assert [s.device for s in seen][:1] == [DeviceState.NO_DEVICE]
@@ -137,16 +137,16 @@ async def test_unplug_and_replug(idcard: IdCardReader, idcard_sim: IdCardReaderS
 
 async def test_sam_failure_is_hardware_error(idcard: IdCardReader, idcard_sim: IdCardReaderSim) -> None:
     idcard_sim.set_fault("sam_failure", True)
-    await idcard.wait_status(lambda s: s.device is DeviceState.HARDWARE_ERROR, 2)
+    await idcard.wait_status(lambda s: s.device is DeviceState.HARDWARE_ERROR, 30)
     idcard_sim.set_fault("sam_failure", False)
-    await idcard.wait_status(online, 2)
+    await idcard.wait_status(online, 30)
 
 
 async def test_card_presence_is_pushed(idcard: IdCardReader, idcard_sim: IdCardReaderSim) -> None:
     idcard_sim.insert("standard")
-    await idcard.wait_status(lambda s: s.media is MediaState.CARD_PRESENT, 2)
+    await idcard.wait_status(lambda s: s.media is MediaState.CARD_PRESENT, 30)
     idcard_sim.remove()
-    await idcard.wait_status(lambda s: s.media is MediaState.CARD_ABSENT, 2)
+    await idcard.wait_status(lambda s: s.media is MediaState.CARD_ABSENT, 30)
 
 
 async def test_sam_id_and_reset(idcard: IdCardReader, idcard_sim: IdCardReaderSim) -> None:
@@ -162,7 +162,7 @@ async def test_trace_masks_personal_data(idcard_sim: IdCardReaderSim, caplog: py
     caplog.set_level(logging.DEBUG)
     idcard_sim.insert("standard")
     async with IdCardReader(link(idcard_sim.path, trace=True), timeout_scale=3.0) as drv:
-        await drv.link.wait_connected(2)
+        await drv.link.wait_connected(30)
         res = await drv.read_card(wait=1).result()
     assert res.ok
     text = caplog.text

@@ -127,13 +127,17 @@ async def test_reboot_before_approval_is_unknown_not_resent(
 async def test_host_slower_than_timeout_then_verified(
     payment: PaymentTerminal, payment_sim: PaymentTerminalSim
 ) -> None:
-    payment_sim.set_fault("host_delay", 1.0)  # > sale_timeout (0.8 s): the terminal is still busy when asked
+    # Longer than the sale timeout plus the query: the terminal is still busy when asked.
+    delay = payment.options.sale_timeout + payment.options.query_timeout + 1.0
+    payment_sim.set_fault("host_delay", delay)
     payment.options = replace(payment.options, tries=1)
     res = await payment.sale(700, "K1-SLOW").result()
     assert res.completion is Completion.TIMEOUT
     assert outcome(res).verdict is Verdict.UNKNOWN  # G refused while busy: no proof either way
     assert "query failed" in outcome(res).evidence
-    await asyncio.sleep(0.25)
+    async with asyncio.timeout(30):  # until the simulated host has finished authorising
+        while payment_sim.busy:
+            await asyncio.sleep(0.02)
     later = await payment.verify("K1-SLOW", 700).result()
     assert outcome(later).verdict is Verdict.APPROVED
     assert len(payment_sim.sales) == 1
@@ -157,7 +161,7 @@ async def test_unplug_mid_sale(payment: PaymentTerminal, payment_sim: PaymentTer
 async def test_silent_terminal(payment: PaymentTerminal, payment_sim: PaymentTerminalSim) -> None:
     payment.options = replace(payment.options, ack_timeout=0.1, sale_timeout=0.2, query_timeout=0.1, tries=1)
     payment_sim.set_fault("silent", True)
-    await payment.wait_status(lambda s: s.device is DeviceState.OFFLINE, 1.5)
+    await payment.wait_status(lambda s: s.device is DeviceState.OFFLINE, 30)
     res = await payment.sale(100, "K1-SILENT").result()
     assert outcome(res).verdict is Verdict.UNKNOWN
     assert len(payment_sim.sales) == 1  # it heard the sale, but no answer got out
@@ -167,7 +171,9 @@ async def test_cancel_before_send_and_refused_after(payment: PaymentTerminal, pa
     payment_sim.set_fault("host_delay", 0.3)
     first = payment.sale(100, "K1-C1")
     second = payment.sale(100, "K1-C2")  # queued behind the first
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(30):  # until the terminal has heard the first sale: it is sent
+        while not payment_sim.sales:
+            await asyncio.sleep(0.01)
     assert second.cancel()
     assert not first.cancel()  # already sent: a cancel cannot undo a charge
     assert (await second.result()).completion is Completion.CANCELED

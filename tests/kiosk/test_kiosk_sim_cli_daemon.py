@@ -41,11 +41,11 @@ def read_banner(proc: subprocess.Popen[str]) -> dict[str, str]:
 
 def api(port: int, path: str) -> Any:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=2) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
-def eventually(check: Callable[[], bool], within: float = 5, what: str = "") -> None:
+def eventually(check: Callable[[], bool], within: float = 30, what: str = "") -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:

@@ -25,9 +25,9 @@ async def _echo_roundtrip(url: str) -> bytes:
             arrived.set()
 
     async with SerialLink(LinkConfig(url), on_data) as link:
-        await link.wait_connected(2)
+        await link.wait_connected(30)
         await link.write(b"hello")
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(30):
             await arrived.wait()
     return bytes(got)
 
@@ -51,7 +51,7 @@ async def test_socket_url() -> None:
     port = server.sockets[0].getsockname()[1]
     async with server:
         assert await _echo_roundtrip(f"socket://127.0.0.1:{port}") == b"hello"
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(30):
             await closed.wait()
 
 
@@ -147,7 +147,7 @@ async def test_service_reports_devices(tmp_path: Path) -> None:
         async with KioskService(section, lambda k, kind, s: changes.append((k, kind))) as svc:
             printer = svc.kiosks["K07"].printer
             assert printer is not None
-            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 2)
+            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 30)
             assert svc.devices("K07") == {"printer": {"device": "online", "media": "paper_full", "detail": ""}}
             assert svc.devices("nope") is None
         assert ("K07", "printer") in changes

@@ -70,7 +70,7 @@ class Cam:
         data = json.dumps(payload).encode() if isinstance(payload, dict) else payload
         info = self.client.publish(topic, data, qos=qos, retain=retain)
         with self.acked:
-            assert self.acked.wait_for(lambda: info.mid in self.acks, 5), "no PUBACK"
+            assert self.acked.wait_for(lambda: info.mid in self.acks, 30), "no PUBACK"
             return self.acks[info.mid]
 
     def stop(self) -> None:
@@ -112,7 +112,7 @@ class Station:
         self.cams.append(cam)
         return cam
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30) -> Any:
         async with asyncio.timeout(timeout):
             while not (value := predicate()):
                 await asyncio.sleep(0.01)

@@ -53,7 +53,7 @@ async def start_station(config: Config, cameras: tuple[str, ...] = ("cam-0001", 
     daemon = Daemon(config)
     stop = asyncio.Event()
     run = asyncio.create_task(daemon.run(stop), name="test.daemon")
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(30):
         while not (daemon.ready.is_set() and daemon.footage is not None and daemon.footage.started.is_set()):
             if run.done():
                 raise RuntimeError(f"daemon exited with {run.result()}")

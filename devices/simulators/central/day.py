@@ -5,8 +5,11 @@ warnings come out of the same paths as in the field. Used by the demo and tests/
 The station runs on the wall clock, so the day is placed in the past: it began ``lead`` ago, and
 ``replay`` runs its first ``lead`` quickly (``fast_s`` real seconds). Messages replayed that fast reach
 the station late on its clock; the clock-offset estimator ignores such delayed samples once fresh ones
-arrive, so ``settle`` sends telemetry at real speed for a moment before the uploads, when ingest reads
-each camera's measured offset. The cameras obey the ``time_sync`` the station sends meanwhile.
+arrive, so ``settle`` sends telemetry at real speed before the uploads, when ingest reads each camera's
+measured offset, until the station's stored offset of every camera matches the camera's true clock (a
+condition, not a fixed time: on a busy machine the station drains the replayed backlog later, and its
+device snapshots are written at most every few seconds). The cameras obey the ``time_sync`` the station
+sends meanwhile.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,8 +31,12 @@ from devices.simulators.central.scenario import Scenario, build_scenario
 if TYPE_CHECKING:
     from edge.daemon import Daemon
 
+log = logging.getLogger(__name__)
+
 LEAD = timedelta(hours=3, minutes=50)  # the script's last step is at 3 h 40 min
 SEGMENT_S = 1.0  # real content per file: small, the announcement carries the recorded range
+OFFSET_TOLERANCE_S = 2.0  # matching works in minutes; delay only ever makes a clock look behind
+SETTLE_CEILING_S = 120.0  # a ceiling for a loaded machine; alone the station settles in a few seconds
 
 
 def quiet_fleet(station_id: str, footage: Any = None) -> FleetConfig:
@@ -73,6 +81,7 @@ class SimulatedDay:
     lead: timedelta = LEAD
     recordings: list[Recording] = field(default_factory=list)
     uploaded: dict[str, int] = field(default_factory=dict)  # file name -> footage id
+    daemon: Daemon | None = None  # set by ``enrol``: settle reads what the station measured
 
     def __post_init__(self) -> None:
         self.fleet_config = quiet_fleet(self.station_id, self._segment)
@@ -104,6 +113,7 @@ class SimulatedDay:
         from edge.bodycam.enrolment import Enrolment
         from edge.store import enrolment as rows
 
+        self.daemon = daemon
         enrolment = Enrolment(daemon.config, daemon.store)
         known = {d["device_id"] for d in await daemon.store.read(rows.devices)}
         officers = {o["officer_no"] for o in await daemon.store.read(rows.officers)}
@@ -145,17 +155,38 @@ class SimulatedDay:
             t = nxt
             await asyncio.sleep(pause)
 
-    async def settle(self, seconds: float = 2.5, every: float = 0.25) -> None:
-        """Real-time telemetry from every camera, so the station measures true clock offsets again."""
+    async def settle(self, seconds: float = 2.5, every: float = 0.25, ceiling_s: float = SETTLE_CEILING_S) -> bool:
+        """Real-time telemetry from every camera, so the station measures true clock offsets again: at least
+        ``seconds``, then until the offsets the station stored match the cameras' clocks (with a daemon from
+        ``enrol``), within ``ceiling_s``. False if the station had not caught up by then."""
         from edge.timeutil import utcnow
 
         loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        while loop.time() < end:
+        start = loop.time()
+        while True:
             for cam in self.scenario.roster:
                 self.sim.fleet.camera(cam.device_id).act("telemetry")
             self.sim.step(max(timedelta(0), utcnow() - self.sim.fleet.now))
             await asyncio.sleep(every)
+            elapsed = loop.time() - start
+            if elapsed >= seconds and (self.daemon is None or await self._offsets_measured()):
+                return True
+            if elapsed >= ceiling_s:
+                log.warning("the station has not measured the cameras' clock offsets within %.0f s", ceiling_s)
+                return False
+
+    async def _offsets_measured(self) -> bool:
+        """Every camera's offset as stored by the station (what ingest reads) matches its true clock."""
+        from edge.store.footage import device_clock_offset_ms
+
+        assert self.daemon is not None
+        t = (self.sim.fleet.now - self.start).total_seconds()
+        for cam in self.scenario.roster:
+            stored = await self.daemon.store.read(functools.partial(device_clock_offset_ms, device_id=cam.device_id))
+            true_s = self.sim.fleet.camera(cam.device_id).clock.offset(t)
+            if stored is None or abs(stored / 1000 - true_s) > OFFSET_TOLERANCE_S:
+                return False
+        return True
 
     async def upload(self) -> dict[str, int]:
         """Upload every recording the cameras announced (the lost one never reaches the station)."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,7 +17,7 @@ from devices.simulators.central.app import CentralState, build_app
 from devices.simulators.central.scenario import Scenario, build_scenario
 
 if TYPE_CHECKING:
-    from edge.demo import DemoContext
+    from devices.demo.context import DemoContext
 
 
 @dataclass
@@ -49,14 +51,42 @@ async def start_central(
         await runner.cleanup()
 
 
+CAMERA_CREDENTIALS = "mqtt-cameras.json"  # {"cam-0001": "secret", ...}: what `sim bodycams --credentials` reads
+CAMERA_PASSWORDS = "mqtt-cameras"  # one <device>.password file each, for `mosquitto_pub -P "$(cat ...)"`
+
+
+def _write_private(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.touch(mode=0o600)  # owner-only before the secret is in it
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def write_camera_credentials(directory: Path, credentials: dict[str, str]) -> Path:
+    """The demo's MQTT cameras' secrets in its secrets folder (as the upload cameras' are), so a technician
+    can publish as a demo camera; returns the per-camera password folder."""
+    secrets_dir = directory / "secrets"
+    folder = secrets_dir / CAMERA_PASSWORDS
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write_private(secrets_dir / CAMERA_CREDENTIALS, json.dumps(credentials, indent=2) + "\n")
+    for stale in folder.glob("*.password"):
+        if stale.stem not in credentials:
+            stale.unlink()
+    for device, secret in credentials.items():
+        _write_private(folder / f"{device}.password", secret + "\n")
+    return folder
+
+
 @contextlib.asynccontextmanager
 async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
-    """For edge/demo.py:demo_parts(): the central platform on the port the demo config's ``[cases.feed] url``
-    names, and the scripted camera fleet (devices/simulators/central/day.py) that plays the day for it."""
+    """For devices/demo/station.py:demo_parts(): the central platform on the port the demo config's
+    ``[cases.feed] url`` names, and the scripted camera fleet (devices/simulators/central/day.py) that plays
+    the day for it."""
     from urllib.parse import urlsplit
 
+    from devices.demo.context import in_background
     from devices.simulators.central.day import LEAD, SimulatedDay, quiet_fleet
-    from edge.demo import in_background
     from edge.timeutil import utcnow
 
     port = urlsplit(ctx.config.cases.feed.url).port or 0
@@ -67,6 +97,7 @@ async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
                              fleet=quiet_fleet(ctx.config.station.id)) as central:
         day = SimulatedDay(ctx.broker.config.port, ctx.http_url, work, ctx.config.station.id, start, seed=seed)
         await day.enrol(ctx.daemon)
+        credentials = write_camera_credentials(ctx.directory, day.sim.settings.credentials)
         central.state.resume()
         ctx.notes.append(f"  central     {central.url}/api/v1/cases  (simulated case feed, seed {seed}; the late "
                          "case arrives after ~20 s)")
@@ -74,6 +105,11 @@ async def demo_part(ctx: DemoContext, *, seed: int = 42) -> AsyncIterator[None]:
                          f"warnings: {ctx.http_url}/api/v1/compliance")
         ctx.notes.append(f"  bodycams    {len(day.scenario.roster)} scripted cameras replay the day's first "
                          f"{LEAD} in a few seconds, then upload: {ctx.http_url}/api/v1/devices")
+        first = next(iter(day.sim.settings.credentials), "cam-0001")
+        ctx.notes.append(f"              MQTT secrets: {credentials}/<device>.password, all in "
+                         f"{ctx.directory / 'secrets' / CAMERA_CREDENTIALS}; publish as a camera (docs/simulators.md):")
+        ctx.notes.append(f"              mosquitto_pub -h 127.0.0.1 -p {ctx.broker.config.port} -V mqttv5 -q 1 "
+                         f"-u {first} -P \"$(cat {credentials}/{first}.password)\" -t bwc/{first}/telemetry -m ...")
         try:
             async with in_background(day.run(live=True), "demo.sim-day"):
                 yield

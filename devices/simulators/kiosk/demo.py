@@ -20,7 +20,7 @@ from devices.simulators.kiosk.cli import DEFAULT_PORT, config_snippet
 from edge.config import Role
 
 if TYPE_CHECKING:
-    from edge.demo import DemoContext
+    from devices.demo.context import DemoContext
 
 KIOSK_ID = "K01"
 DEVICES = ("idcard", "printer", "scanner", "payment")

@@ -62,6 +62,11 @@ class PaymentTerminalSim(PtySimulator):
         self._busy: asyncio.Task[None] | None = None
         self._pending_out: bytes | None = None
 
+    @property
+    def busy(self) -> bool:
+        """A sale is being authorised (the terminal answers status queries with BUSY)."""
+        return self._busy is not None and not self._busy.done()
+
     def set_device_fault(self, fault: str, value: Any) -> None:
         if fault in ("approve", "duplicate_ack"):
             setattr(self, fault, value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes"))

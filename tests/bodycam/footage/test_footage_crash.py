@@ -67,7 +67,7 @@ async def test_sigkill_mid_upload_then_resume(tmp_path: Path) -> None:
             await sent.wait()
             await asyncio.sleep(0.3)
             proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=5)
+            proc.wait(timeout=60)
             with contextlib.suppress(Exception):
                 await pending
         proc = await asyncio.to_thread(_start, config, port)
@@ -82,7 +82,7 @@ async def test_sigkill_mid_upload_then_resume(tmp_path: Path) -> None:
                 footage_id = int(r.headers["Footage-Id"])
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     stored = next((tmp_path / "data" / "footage" / "files").rglob("*.mp4"))
     assert stored.read_bytes() == data and stat.S_IMODE(stored.stat().st_mode) == 0o444
     store = Store(tmp_path / "data" / "station.db")

@@ -47,15 +47,15 @@ async def test_cli_starts_kiosk_and_flips_faults(tmp_path: Path, capsys: object)
         assert lines["printer"] == str(tmp_path / "printer")
         link = LinkConfig(lines["printer"], reconnect_min=0.02, reconnect_max=0.1)
         async with ReceiptPrinter(link, poll_interval=0.1, status_timeout=0.5) as printer:
-            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 3)
+            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 30)
             rc = await asyncio.to_thread(main, ["fault", "printer", "paper", "out", "--control", lines["control"]])
             assert rc == 0
-            await printer.wait_status(lambda s: s.media is MediaState.PAPER_OUT, 2)
+            await printer.wait_status(lambda s: s.media is MediaState.PAPER_OUT, 30)
             rc = await asyncio.to_thread(main, ["fault", "printer", "unplug", "--control", lines["control"]])
-            await printer.wait_status(lambda s: s.device is DeviceState.NO_DEVICE, 2)
+            await printer.wait_status(lambda s: s.device is DeviceState.NO_DEVICE, 30)
             await asyncio.to_thread(main, ["fault", "printer", "replug", "--control", lines["control"]])
             await asyncio.to_thread(main, ["fault", "printer", "paper", "full", "--control", lines["control"]])
-            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 3)
+            await printer.wait_status(lambda s: s.device is DeviceState.ONLINE, 30)
         bad = await asyncio.to_thread(main, ["fault", "printer", "no_such_fault", "--control", lines["control"]])
         assert bad == 1
         assert await asyncio.to_thread(main, ["status", "--control", lines["control"]]) == 0

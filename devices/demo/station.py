@@ -13,53 +13,24 @@ import logging
 import secrets
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
+from devices.demo.context import DemoContext, DemoPart
 from edge.broker import Broker, BrokerConfig, free_port
-from edge.config import Config, Role, load
+from edge.config import Role, load
 from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
-READY_TIMEOUT_S = 10.0
-
-
-@dataclass
-class DemoContext:
-    directory: Path
-    config: Config
-    broker: Broker
-    daemon: Daemon
-    http_url: str
-    token_files: dict[Role, Path]
-    notes: list[str] = field(default_factory=list)  # "where to look" lines added by simulators
-
-
-DemoPart = Callable[[DemoContext], AbstractAsyncContextManager[None]]
-
-
-@contextlib.asynccontextmanager
-async def in_background(work: Coroutine[Any, Any, None], name: str) -> AsyncIterator[asyncio.Task[None]]:
-    """A simulator's work runs as long as the demo does; stopping the demo cancels it (its errors were
-    logged where they happened: the demo only shows what a station does, it never fails on a simulator)."""
-    task = asyncio.create_task(work, name=name)
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+READY_TIMEOUT_S = 60.0  # a ceiling for a loaded machine; alone the daemon is ready in a few seconds
 
 
 def demo_parts() -> list[DemoPart]:
     """Simulators started with the demo; each domain adds its own here."""
+    from devices.demo import footage as footage_demo
     from devices.simulators.central import demo_part as central_demo
     from devices.simulators.kiosk import demo as kiosk_demo
-    from edge.bodycam.footage import demo as footage_demo
 
     # The central part brings the camera fleet too, scripted to match its case feed.
     return [kiosk_demo.part, central_demo, footage_demo.part]
@@ -228,9 +199,10 @@ async def run_demo(directory: Path, *, http_port: int = 8080) -> int:
         except (TimeoutError, RuntimeError) as exc:
             daemon_stop.set()
             await run
-            print(f"demo failed to start: {exc or 'not ready within 10 s'}")
+            print(f"demo failed to start: {exc or f'not ready within {READY_TIMEOUT_S:.0f} s'}")
             return 1
-        ctx = DemoContext(directory, config, broker, daemon, f"http://127.0.0.1:{http_port}",
+        bound = daemon.http.bound_port if daemon.http is not None else http_port  # --http-port 0: a free one
+        ctx = DemoContext(directory, config, broker, daemon, f"http://127.0.0.1:{bound}",
                           _ensure_tokens(directory / "secrets"))
         code = await _run_parts(ctx, stop, run)
         # Simulators are down (the parts' stack unwound); now the daemon drains, then the broker stops.

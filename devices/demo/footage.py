@@ -10,13 +10,10 @@ import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from devices.demo.context import DemoContext, in_background
 from edge.credentials import hash_secret
 from edge.store import devices
-
-if TYPE_CHECKING:
-    from edge.demo import DemoContext
 
 log = logging.getLogger(__name__)
 CAMERAS = {"demo-up-1": "UPL0001", "demo-up-2": "UPL0002"}
@@ -57,8 +54,6 @@ async def part(ctx: DemoContext) -> AsyncIterator[None]:
     if ctx.daemon.footage is None:
         yield
         return
-    from edge.demo import in_background
-
     credentials = await _enrol(ctx)
     ctx.notes.append(f"  footage     {ctx.http_url}/api/v1/footage  (supervisor token; 2 cameras upload 3 segments "
                      f"each over tus)")
