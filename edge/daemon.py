@@ -147,6 +147,8 @@ class Daemon:
                 self.config.station.data_dir)), self.store, self.alerts, self.metrics)
             route_adders.append(self.footage.add_routes)
             services.append(self.footage)
+            if self.bodycam is not None:  # a file announced after its upload fulfils it (issue 10)
+                self.footage.listen_to(self.bodycam.events)
         if self.config.services.cases:
             from edge.cases import wiring as cases_wiring
 

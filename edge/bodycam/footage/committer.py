@@ -90,46 +90,54 @@ class Ingestor:
 
     async def commit(self, ingest: dict[str, Any], rel: str, sha256: str, *, good: bool) -> Outcome:
         size = ingest["length"]
-        recorded = from_iso(ingest["recorded_at"]) if ingest["recorded_at"] else None
         now = utcnow()
-        held = bool(ingest["marked"])
-        retain_until = None if held else to_iso(now + timedelta(days=self._config.routine_retention_days))
+        # An upload's ``marked`` and ``recorded_at`` are what its sender claims; a dock copy's were read by the
+        # station itself from the camera's own storage.
+        trusted_claims = ingest["source"] != "upload"
 
         def write(tx: Tx) -> Outcome:
-            held = bool(ingest["marked"])
             if good and (existing := rows.good_by_sha(tx, sha256)) is not None:
                 return self._record_duplicate(tx, ingest, existing)
-            who = accounting.attribute(tx, ingest["device_id"], recorded)
+            device, name = ingest["device_id"], ingest["file_name"]
+            facts = accounting.recording_facts(tx, ingest, size, sha256, good=good, trusted_claims=trusted_claims)
+            who = accounting.attribute(tx, device, from_iso(facts.recorded_at) if facts.recorded_at else None)
             footage_id = rows.insert(tx, {
                 "sha256": sha256, "size": size, "path": rel, "state": "good" if good else "quarantined",
-                "device_id": ingest["device_id"], "file_name": ingest["file_name"], "source": ingest["source"],
-                "ingest_id": ingest["id"], "declared_sha256": ingest["declared_sha256"], "marked": int(held),
-                "hold": int(held), "hold_reason": "marked on the camera" if held else None,
-                "recorded_at": ingest["recorded_at"],
+                "device_id": device, "file_name": name, "source": ingest["source"],
+                "ingest_id": ingest["id"], "declared_sha256": ingest["declared_sha256"], "marked": int(facts.marked),
+                "hold": int(facts.hold_reason is not None), "hold_reason": facts.hold_reason,
+                "recorded_at": facts.recorded_at, "recorded_end": facts.recorded_end,
                 "recorded_at_station": to_iso(who.recorded_at_station) if who.recorded_at_station else None,
                 "clock_offset_ms": who.clock_offset_ms, "officer_no": who.officer_no, "ingested_at": to_iso(now),
-                "retain_until": retain_until,
+                "retain_until": None if facts.hold_reason else to_iso(
+                    now + timedelta(days=self._config.routine_retention_days)),
+                "uploaded_by": ingest["actor"], "unannounced": int(facts.announcement is None),
+                "declared_marked": ingest["marked"], "declared_recorded_at": ingest["recorded_at"],
             })
-            details = {"sha256": sha256, "size": size, "device_id": ingest["device_id"], "path": rel,
-                       "file_name": ingest["file_name"], "source": ingest["source"], "ingest_id": ingest["id"]}
+            details = {"sha256": sha256, "size": size, "device_id": device, "path": rel, "file_name": name,
+                       "source": ingest["source"], "ingest_id": ingest["id"], "uploaded_by": ingest["actor"],
+                       "announced": facts.announcement is not None}
             if good:
+                found = accounting.fulfil_announcement(tx, device_id=device, file_name=name, size=size,
+                                                          sha256=sha256, footage_id=footage_id)
+                if facts.announcement is None:
+                    details["declared"] = {"marked": bool(ingest["marked"]), "recorded_at": ingest["recorded_at"]}
+                    if found is not None and found.get("mismatch"):
+                        details["announcement_differs"] = {"size_bytes": found["size_bytes"],
+                                                           "sha256": found["sha256"]}
                 custody.append(tx, actor=ingest["actor"], action="footage.ingested", subject=f"footage:{footage_id}",
-                               reason=f"{ingest['source']} ingest, SHA-256 verified", details=details, at=now)
-                announced = accounting.fulfil_announcement(
-                    tx, device_id=ingest["device_id"], file_name=ingest["file_name"], size=size, sha256=sha256,
-                    footage_id=footage_id)
-                if announced and not announced.get("mismatch") and announced.get("hold_reason") and not held:
-                    # The camera announced it as marked or SOS-covered: permanent hold, evidence priority.
-                    rows.set_hold(tx, footage_id, hold=True, reason=f"announced: {announced['hold_reason']}",
-                                  retain_until=None)
+                               reason=f"{ingest['source']} ingest, SHA-256 verified; " + (
+                                   "matches the camera's announcement" if facts.announcement is not None else
+                                   "unannounced: no matching announcement from the camera yet, its own claims "
+                                   "grant nothing"), details=details, at=now)
+                if facts.announcement is not None and facts.announcement["hold_reason"]:
                     custody.append(tx, actor="system:bodycam", action="footage.hold", subject=f"footage:{footage_id}",
-                                   reason=f"announced by the camera as {announced['hold_reason']}")
-                    held = True
+                                   reason=f"announced by the camera as {facts.announcement['hold_reason']}")
                 if self.cases is not None:
                     self.cases.owed(tx, footage_id)
                 outbox.enqueue(tx, OutboxEntry(
-                    "footage.file", Priority.EVIDENCE if held else Priority.ROUTINE, f"footage:{sha256}",
-                    file=FileRef(self._layout.path(rel), size, sha256)))
+                    "footage.file", Priority.EVIDENCE if facts.hold_reason else Priority.ROUTINE,
+                    f"footage:{sha256}", file=FileRef(self._layout.path(rel), size, sha256)))
             else:
                 custody.append(tx, actor=ingest["actor"], action="footage.quarantined",
                                subject=f"footage:{footage_id}",
@@ -164,6 +172,26 @@ class Ingestor:
         # The same bytes are already stored and recorded: this copy is redundant, not evidence.
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(os.unlink, part)
+        self._metrics.ingested.labels(ingest["source"], "duplicate").inc()
+        return result
+
+    async def declared_duplicate(self, ingest: dict[str, Any], existing: dict[str, Any]) -> Outcome:
+        """An upload that declared (SHA-256, length) of content already stored is complete at creation. No byte
+        was sent or received, so its custody entry says exactly that and claims no verification."""
+
+        def write(tx: Tx) -> Outcome:
+            custody.append(tx, actor=ingest["actor"], action="footage.duplicate_declared",
+                           subject=f"footage:{existing['id']}",
+                           reason="an upload declared this content's SHA-256 and length; it is already stored, so "
+                                  "no bytes were sent or received and nothing was verified",
+                           details={"ingest_id": ingest["id"], "file_name": ingest["file_name"],
+                                    "device_id": ingest["device_id"], "source": ingest["source"],
+                                    "uploaded_by": ingest["actor"], "declared_sha256": ingest["declared_sha256"],
+                                    "declared_length": ingest["length"], "bytes_received": 0})
+            rows.ingest_update(tx, ingest["id"], state="duplicate", footage_id=existing["id"])
+            return Outcome("duplicate", existing["id"], existing["sha256"])
+
+        result = await self._store.write(write)
         self._metrics.ingested.labels(ingest["source"], "duplicate").inc()
         return result
 

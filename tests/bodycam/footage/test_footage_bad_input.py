@@ -145,7 +145,10 @@ async def test_disk_that_fills_mid_write_gives_507_and_keeps_the_daemon(footage_
         assert status == 204 and resp_headers["Footage-State"] == "complete"
 
 
-async def test_critical_watermark_refuses_routine_but_takes_evidence(footage_config, tiny_fs: Path) -> None:
+async def test_critical_watermark_refuses_routine_and_unannounced_claims_of_marked(footage_config, tiny_fs: Path
+                                                                                  ) -> None:
+    """An upload's own ``marked`` is only a claim: without the camera's announcement it bypasses nothing.
+    (The announced case, taken at critical, is in tests/bodycam/test_footage_attribution.py.)"""
     filler = tiny_fs / "filler"
     filler.write_bytes(b"\0" * (7 * 2**20))
     config = footage_config(dir=str(tiny_fs), high_watermark_pct=50, critical_watermark_pct=80, hard_floor_mb=0)
@@ -154,9 +157,10 @@ async def test_critical_watermark_refuses_routine_but_takes_evidence(footage_con
         sha = hashlib.sha256(data).hexdigest()
         status, _, problem = await _create(station, "1000", filename="r.mp4", sha256=sha)
         assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
-        status, headers, _ = await _create(station, "1000", filename="e.mp4", sha256=sha, marked="true")
-        assert status == 201
-        assert (await _patch(station, headers["Location"], 0, data))[0] == 204
+        for claim in ({"marked": "true"}, {"evidence": "true"}):
+            status, _, problem = await _create(station, "1000", filename="e.mp4", sha256=sha, **claim)
+            assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
+        assert await station.daemon.store.read(lambda q: q.all("SELECT id FROM ingests")) == []
         _, alerts = await station.get("/api/v1/alerts", role=__import__("edge.config").config.Role.TECHNICIAN)
         kinds = {a["kind"] for a in alerts["items"]}
         assert {"disk.high", "disk.critical"} <= kinds
