@@ -227,13 +227,16 @@ class Ingestor:
             log.info("probe of footage %d deferred: %s", footage_id, exc)
             return
         self._metrics.probe_seconds.observe(asyncio.get_running_loop().time() - started)
-        media = {k: v for k, v in dataclasses.asdict(info).items() if k not in ("damaged", "problems")}
+        media = {k: v for k, v in dataclasses.asdict(info).items() if k not in ("damaged", "problems", "not_video")}
+        # Not video at all (a still image, a sound file, ...) is flagged as such, and kept as received.
+        action, kind, what = (("footage.flagged_not_video", "footage.not_video", "is not video")
+                              if info.not_video else ("footage.flagged_damaged", "footage.damaged", "is damaged"))
 
         def write(tx: Tx) -> None:
             rows.set_probe(tx, footage_id, media=media, damaged=info.damaged, problems=list(info.problems),
                            thumbnail=thumb_rel)
             if info.damaged:
-                custody.append(tx, actor="system:probe", action="footage.flagged_damaged",
+                custody.append(tx, actor="system:probe", action=action,
                                subject=f"footage:{footage_id}", reason="; ".join(info.problems) or "damaged",
                                details={"problems": list(info.problems)})
 
@@ -241,8 +244,8 @@ class Ingestor:
         if info.damaged:
             self._metrics.damaged.inc()
             await self._alerts.raise_alert(Alert(
-                f"footage.damaged:{footage_id}", "footage.damaged", Severity.WARNING, f"footage:{footage_id}",
-                f"footage {footage_id} is damaged and kept as received: {'; '.join(info.problems)}",
+                f"{kind}:{footage_id}", kind, Severity.WARNING, f"footage:{footage_id}",
+                f"footage {footage_id} {what} and is kept as received: {'; '.join(info.problems)}",
                 {"footage_id": footage_id, "problems": list(info.problems)}))
 
     async def probe_backlog(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -12,8 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from support.footage import Station, run_station
+from support.not_video import NOT_VIDEO, make_not_video
 
 from devices.simulators.uploader import TUS, metadata
+from edge.config import Role
 
 PROBLEM = "urn:station-edge:problem:"
 
@@ -89,6 +92,24 @@ async def test_non_video_content_is_ingested_and_flagged_damaged(station: Statio
     _, row = await station.get(f"/api/v1/footage/{result.footage_id}")
     assert row["damaged"] and any("not a media file" in p for p in row["problems"])
     assert [c["action"] for c in row["custody"]] == ["footage.ingested", "footage.flagged_damaged"]
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "png", "audio-mp4", "zero-duration-mp4", "one-frame-mp4"])
+async def test_not_video_named_mp4_is_kept_flagged_alerted_and_in_custody(station: Station, tmp_path: Path,
+                                                                          kind: str) -> None:
+    path = await asyncio.to_thread(make_not_video, kind, tmp_path / "clip.mp4")  # the ffmpeg CLI's output
+    result = await station.camera().upload(path)
+    assert result.state == "complete" and result.footage_id is not None
+    await station.idle()
+    _, row = await station.get(f"/api/v1/footage/{result.footage_id}")
+    reason = NOT_VIDEO[kind][1]
+    assert row["state"] == "good" and row["damaged"] and row["problems"][0] == reason
+    assert (station.footage_root / row["path"]).read_bytes() == path.read_bytes()  # kept as received
+    assert [c["action"] for c in row["custody"]] == ["footage.ingested", "footage.flagged_not_video"]
+    assert row["custody"][1]["reason"].startswith(reason)
+    _, alerts = await station.get("/api/v1/alerts", role=Role.TECHNICIAN)
+    [alert] = [a for a in alerts["items"] if a["key"] == f"footage.not_video:{result.footage_id}"]
+    assert alert["kind"] == "footage.not_video" and reason in alert["message"]
 
 
 async def test_body_larger_than_max_body_bytes_streams(station: Station, tmp_path: Path) -> None:
