@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -204,3 +205,46 @@ def _write(station: Station, data: bytes) -> Path:
     path = station.footage_root.parent / "d.bin"
     path.write_bytes(data)
     return path
+
+
+async def test_a_flood_of_bogus_upload_ids_creates_no_state(station: Station) -> None:
+    manager = station.daemon.footage.api.uploads  # type: ignore[union-attr]
+    data = os.urandom(2000)
+    _, headers, _ = await _create(station, "2000", filename="p.mp4", sha256=hashlib.sha256(data).hexdigest())
+    partial = headers["Location"]
+    assert (await _patch(station, partial, 0, data[:1000]))[0] == 204
+    _, headers, _ = await _create(station, "100", filename="f.mp4", sha256=hashlib.sha256(data[:100]).hexdigest())
+    finished = headers["Location"]
+    assert (await _patch(station, finished, 0, data[:100]))[0] == 204
+    assert manager.session_count == 1  # the unfinished upload keeps its running hash between requests
+    ingests = await station.daemon.store.read(lambda q: q.all("SELECT id, state, received FROM ingests"))
+
+    cam = station.camera()
+    other = station.camera("cam-0002")
+    malformed = ["x", "A" * 32, "g" * 32, "0" * 31, "0" * 33, "0" * 500, "%00" * 8, "..%2F..%2Fetc"]
+    for bogus in malformed + [secrets.token_hex(16) for _ in range(200)]:
+        url = station.url + "/api/v1/uploads/" + bogus
+        async with station.session.patch(url, data=b"x", headers={
+                **TUS, **cam.auth_headers, "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream"}) as r:
+            problem = await r.json(content_type=None)
+            assert (r.status, problem["type"]) in ((400, PROBLEM + "invalid-upload-id"),
+                                                    (404, PROBLEM + "upload-not-found")), (bogus, problem)
+            assert (r.status == 400) == (bogus in malformed), bogus
+        async with station.session.delete(url, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status in (400, 404)
+        async with station.session.head(url, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status in (400, 404)
+    for _ in range(50):  # finished uploads and another camera's upload take no state either
+        assert (await _patch(station, finished, 100, b"x"))[0] == 409
+        async with station.session.delete(station.url + finished, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status == 409
+        async with station.session.patch(station.url + partial, data=b"x", headers={
+                **TUS, **other.auth_headers, "Upload-Offset": "1000",
+                "Content-Type": "application/offset+octet-stream"}) as r:
+            assert r.status == 404
+    assert manager.session_count == 1
+    assert await station.daemon.store.read(lambda q: q.all("SELECT id, state, received FROM ingests")) == ingests
+    status, headers, _ = await _patch(station, partial, 1000, data[1000:])  # the real upload is unaffected
+    assert status == 204 and headers["Footage-State"] == "complete"
+    assert manager.session_count == 0

@@ -90,6 +90,8 @@ async def test_duplicate_content_is_stored_once(station: Station, segments: list
     ingest = await station.daemon.store.read(lambda q: q.one(
         "SELECT received, sha256, state FROM ingests WHERE state = 'duplicate'"))
     assert ingest == {"received": 0, "sha256": None, "state": "duplicate"}  # never claims bytes it did not get
+    size = segments[2].stat().st_size
+    assert await station.camera("cam-0002").offset(again.location) == size  # complete in tus terms
 
 
 async def test_wrong_hash_is_quarantined_kept_and_alerted(station: Station, segments: list[Path]) -> None:
