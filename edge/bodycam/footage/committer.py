@@ -51,6 +51,14 @@ class Outcome:
     sha256: str
 
 
+def _provenance(facts: accounting.RecordingFacts, trusted_claims: bool) -> str:
+    if facts.announcement is not None:
+        return "matches the camera's announcement"
+    if trusted_claims:
+        return "unannounced: no matching announcement from the camera yet; facts as read from the camera's storage"
+    return "unannounced: no matching announcement from the camera yet; the sender's own claims grant nothing"
+
+
 class Ingestor:
     def __init__(self, store: Store, layout: Layout, alerts: AlertBus, config: FootageConfig,
                  metrics: FootageMetrics, prober: MediaProber | None) -> None:
@@ -125,11 +133,9 @@ class Ingestor:
                     if found is not None and found.get("mismatch"):
                         details["announcement_differs"] = {"size_bytes": found["size_bytes"],
                                                            "sha256": found["sha256"]}
+                reason = f"{ingest['source']} ingest, SHA-256 verified; {_provenance(facts, trusted_claims)}"
                 custody.append(tx, actor=ingest["actor"], action="footage.ingested", subject=f"footage:{footage_id}",
-                               reason=f"{ingest['source']} ingest, SHA-256 verified; " + (
-                                   "matches the camera's announcement" if facts.announcement is not None else
-                                   "unannounced: no matching announcement from the camera yet, its own claims "
-                                   "grant nothing"), details=details, at=now)
+                               reason=reason, details=details, at=now)
                 if facts.announcement is not None and facts.announcement["hold_reason"]:
                     custody.append(tx, actor="system:bodycam", action="footage.hold", subject=f"footage:{footage_id}",
                                    reason=f"announced by the camera as {facts.announcement['hold_reason']}")
