@@ -158,6 +158,8 @@ class Daemon:
 
             self.footage = footage_wiring.build(parts, self.config.footage, self.config.station.data_dir)
             services.append(self.footage)
+            if self.bodycam is not None:  # a file announced after its upload fulfils it (issue 10)
+                self.footage.listen_to(self.bodycam.events)
         if self.config.services.cases:
             from edge.cases import wiring as cases_wiring
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from edge.alerts import Alert, AlertBus, Severity
 from edge.bodycam.config import BodycamConfig
@@ -55,6 +55,13 @@ def _insert(tx: Tx, msg: CameraMessage, verdict: Verdict, kind: str, details: di
 CaseTagListener = Callable[[str, str | None, datetime], Awaitable[None]]
 
 
+class AnnouncementListener(Protocol):
+    """Told of each new ``file`` announcement inside the transaction that stores it (footage ingest: a file
+    uploaded before it was announced); may return work to run once that transaction committed."""
+
+    def announced(self, tx: Tx, device_id: str, file_name: str) -> Callable[[], Awaitable[None]] | None: ...
+
+
 class EventWriter:
     def __init__(self, store: Store, alerts: AlertBus, config: BodycamConfig) -> None:
         self._store = store
@@ -62,6 +69,7 @@ class EventWriter:
         self._config = config
         # Told of every stored case_tag, late ones included: footage already ingested may need re-matching.
         self.case_tag_listeners: list[CaseTagListener] = []
+        self.announcement_listener: AnnouncementListener | None = None
 
     async def status(self, msg: CameraMessage, verdict: Verdict) -> bool:
         p = msg.payload
@@ -131,19 +139,31 @@ class EventWriter:
         end = dev.clock.corrected(p.end) or msg.received_at
         details = p.model_dump(mode="json", exclude=_ENVELOPE)
         deadline_after = self._config.upload_deadline
+        follow_ups: list[Callable[[], Awaitable[None]]] = []
 
         def store_it(tx: Tx) -> None:
+            follow_ups.clear()  # a retried transaction starts over
             _insert(tx, msg, verdict, "file", details)
             shift = enrolment_rows.assignment_at(tx, dev.device_id, min(end, msg.received_at))
             base = max(from_iso(shift["ends_at"]), end) if shift else max(msg.received_at, end)
-            footage_rows.announce(
+            new = footage_rows.announce(
                 tx, device_id=dev.device_id, file_name=p.name,
                 officer_no=shift["officer_no"] if shift else p.officer_no, device_start=p.start, device_end=p.end,
                 size_bytes=p.size_bytes, sha256=p.sha256, marked=p.marked,
                 sos=rows.sos_between(tx, dev.device_id, p.start, p.end), announced_at=msg.received_at,
                 announced_device_ts=p.ts, deadline_at=base + deadline_after)
+            listener = self.announcement_listener
+            if new and listener is not None and (follow_up := listener.announced(tx, dev.device_id, p.name)):
+                follow_ups.append(follow_up)
 
-        return await self._stored(store_it)
+        if not await self._stored(store_it):
+            return False
+        for follow_up in follow_ups:
+            try:
+                await follow_up()
+            except Exception:  # the announcement and the footage's new facts are committed; matching is retried
+                log.exception("after a late announcement from %s", dev.device_id)
+        return True
 
     async def alert_overdue(self, now: datetime) -> int:
         """Warn once per file not ingested by its deadline; clear the warnings whose footage arrived."""

@@ -20,6 +20,9 @@ _FOOTAGE = (
     " f.state, f.ingested_at, json_extract(f.media, '$.duration') AS duration_s,"
     " e.device_start, e.device_end"
     " FROM footage f LEFT JOIN expected_footage e ON e.device_id = f.device_id AND e.file_name = f.file_name"
+    # Only the announcement this footage fulfilled (same name, size and hash) gives its range: another file
+    # announced under the same name says nothing about this one (issue 10).
+    " AND e.footage_id = CAST(f.id AS TEXT)"
 )
 
 

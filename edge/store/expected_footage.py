@@ -77,6 +77,17 @@ def fulfil(tx: Tx, device_id: str, file_name: str, size: int, sha256: str, foota
     return {**row, "mismatch": False}
 
 
+def get(q: Queries, device_id: str, file_name: str) -> dict[str, Any] | None:
+    return q.one(f"SELECT {_COLUMNS} FROM expected_footage WHERE device_id = ? AND file_name = ?",
+                 (device_id, file_name))
+
+
+def matching(q: Queries, device_id: str, file_name: str, size: int, sha256: str) -> dict[str, Any] | None:
+    """The announcement of exactly this file (name, size and hash all agree), fulfilled or not."""
+    return q.one(f"SELECT {_COLUMNS} FROM expected_footage WHERE device_id = ? AND file_name = ?"
+                 " AND size_bytes = ? AND sha256 = ?", (device_id, file_name, size, sha256))
+
+
 def overdue(q: Queries, now: datetime, *, limit: int = 500) -> list[dict[str, Any]]:
     """Unfulfilled past their deadline and not alerted yet."""
     return q.all(f"SELECT {_COLUMNS} FROM expected_footage WHERE fulfilled_at IS NULL AND deadline_at <= ?"

@@ -84,6 +84,9 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     row["problems"] = json.loads(row["problems"])
     row["media"] = json.loads(row["media"]) if row["media"] else None
     row["marked"], row["hold"], row["damaged"] = bool(row["marked"]), bool(row["hold"]), bool(row["damaged"])
+    if "unannounced" in row:  # columns of migration 0201
+        row["unannounced"] = bool(row["unannounced"])
+        row["declared_marked"] = None if row["declared_marked"] is None else bool(row["declared_marked"])
     return row
 
 
@@ -103,6 +106,23 @@ def pending_probes(q: Queries) -> list[dict[str, Any]]:
 def set_hold(tx: Tx, footage_id: int, *, hold: bool, reason: str, retain_until: str | None) -> None:
     tx.execute("UPDATE footage SET hold = ?, hold_reason = ?, retain_until = ? WHERE id = ?",
                (int(hold), reason if hold else None, retain_until, footage_id))
+
+
+def unannounced_match(q: Queries, device_id: str, file_name: str, size: int, sha256: str
+                      ) -> dict[str, Any] | None:
+    """Good footage still waiting for the camera's announcement of exactly this file (name, size, hash)."""
+    return q.one("SELECT * FROM footage WHERE unannounced = 1 AND state = 'good' AND device_id = ?"
+                 " AND file_name = ? AND size = ? AND sha256 = ?", (device_id, file_name, size, sha256))
+
+
+def apply_announcement(tx: Tx, footage_id: int, *, recorded_at: str, recorded_end: str, marked: bool,
+                       recorded_at_station: str | None, clock_offset_ms: int | None, officer_no: str | None
+                       ) -> None:
+    """A late announcement's facts replace what the upload claimed (the claims stay in declared_*)."""
+    tx.execute("UPDATE footage SET unannounced = 0, recorded_at = ?, recorded_end = ?, marked = ?,"
+               " recorded_at_station = ?, clock_offset_ms = ?, officer_no = ? WHERE id = ?",
+               (recorded_at, recorded_end, int(marked), recorded_at_station, clock_offset_ms, officer_no,
+                footage_id))
 
 
 def all_files(q: Queries) -> list[dict[str, Any]]:

@@ -82,6 +82,13 @@ def enqueue_many(tx: Tx, entries: Iterable[OutboxEntry], *, now: datetime | None
     return tx.executemany(_INSERT, (_row(entry, stamp) for entry in entries))
 
 
+def promote(tx: Tx, dedupe_key: str, priority: Priority) -> bool:
+    """Raise a queued entry's priority (e.g. footage that became evidence); never lowers it, never touches
+    what was already delivered."""
+    return tx.execute("UPDATE outbox SET priority = ? WHERE dedupe_key = ? AND priority > ? AND state != 'acked'",
+                      (int(priority), dedupe_key, int(priority))).rowcount == 1
+
+
 def counts(q: Queries) -> dict[str, dict[str, int]]:
     """{state: {priority name: count}} for status pages and metrics."""
     result: dict[str, dict[str, int]] = {}

@@ -17,9 +17,11 @@ from edge.daemon import Daemon
 from edge.store import Store
 
 
-def station_config(make_config: Callable[..., Config], tmp: Path, port: int, **bodycam: Any) -> Config:
+def station_config(make_config: Callable[..., Config], tmp: Path, port: int,
+                   footage: dict[str, Any] | None = None, **bodycam: Any) -> Config:
     return make_config(
         None,
+        footage=footage or {},
         mqtt={"url": f"mqtt://127.0.0.1:{port}", "username": DAEMON_USER, "password": DAEMON_PASSWORD},
         services={"mqtt": True},
         # The private broker runs as our user: provisioning SIGHUPs the pid it writes (BrokerConfig.pid_file).
@@ -31,8 +33,9 @@ def station_config(make_config: Callable[..., Config], tmp: Path, port: int, **b
 @pytest.fixture
 async def station(tmp_path: Path, make_config: Callable[..., Config], request: pytest.FixtureRequest
                   ) -> AsyncIterator[Station]:
-    """Provision the daemon's own account, start an authenticating broker, then the daemon."""
-    overrides: dict[str, Any] = getattr(request, "param", {})
+    """Provision the daemon's own account, start an authenticating broker, then the daemon. An indirect
+    parameter overrides ``bodycam`` keys, and ``footage`` keys under "footage"."""
+    overrides: dict[str, Any] = dict(getattr(request, "param", {}))
     port = free_port()
     first = station_config(make_config, tmp_path, port)
     store = Store(first.database_path)

@@ -22,6 +22,7 @@ from typing import Any
 
 import av
 import pytest
+from support.not_video import NOT_VIDEO, make_audio_with_cover_mp4, make_not_video, make_subtitles_mp4
 
 from devices.simulators.media import SUFFIX, make_segment, truncate
 from edge.bodycam.media import MediaInfo, MediaProber, PoolKind, probe_file, write_thumbnail
@@ -186,15 +187,28 @@ def test_missing_file(tmp_path: Path) -> None:
     assert info.problems[0].startswith("cannot read: ")
 
 
-def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
-    path = tmp_path / "voice.mp4"
-    subprocess.run(
-        [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", str(path)], check=True
-    )
+@pytest.mark.parametrize("kind", sorted(NOT_VIDEO))
+def test_not_video_made_by_the_ffmpeg_cli_is_flagged(tmp_path: Path, kind: str) -> None:
+    path = make_not_video(kind, tmp_path / f"{kind}.mp4")
     info = probe_file(path)
-    assert info.damaged
-    assert info.problems == ("no video stream",)
-    assert info.audio_codec == "aac"
+    reason = NOT_VIDEO[kind][1]
+    assert info.damaged and info.not_video == reason and info.problems[0] == reason, info
+
+
+def test_subtitles_and_a_sound_file_with_a_cover_picture_are_not_video(tmp_path: Path) -> None:
+    subs = probe_file(make_subtitles_mp4(tmp_path / "subs.mp4"))
+    assert subs.not_video == "not-video: subtitles only (mov_text)" and subs.damaged
+    cover = probe_file(make_audio_with_cover_mp4(tmp_path / "song.mp4"))
+    assert cover.not_video == "not-video: audio only (aac) with a cover picture" and cover.audio_codec == "aac"
+
+
+def test_motion_video_of_still_picture_codecs_is_video(tmp_path: Path) -> None:
+    """MJPEG is a picture codec, but two seconds of it is video: the rules look at frames and duration."""
+    path = tmp_path / "mjpeg.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "2",
+                    "-c:v", "mjpeg", str(path)], check=True)
+    info = probe_file(path)
+    assert not info.damaged and info.not_video is None and info.video_codec == "mjpeg"
 
 
 def test_deep_probe_finds_damage_mid_file(tmp_path: Path) -> None:

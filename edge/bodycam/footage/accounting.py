@@ -29,6 +29,41 @@ def fulfil_announcement(tx: Tx, *, device_id: str, file_name: str, size: int, sh
     return row
 
 
+def announced_hold(q: Queries, *, device_id: str, file_name: str, size: int, sha256: str) -> str | None:
+    """Why the camera's own announcement of exactly this file keeps it permanently (``marked``, ``sos``), if
+    it does. Only this, never an upload's own claim, makes a file evidence before it has arrived."""
+    row = expected_footage.matching(q, device_id, file_name, size, sha256)
+    return None if row is None else row["hold_reason"]
+
+
+def hold_reason(announced: dict[str, Any]) -> str:
+    return f"announced: {announced['hold_reason']}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFacts:
+    """What the footage row records about the recording, and on whose word."""
+
+    announcement: dict[str, Any] | None  # the camera's matching ``file`` announcement, if any
+    recorded_at: str | None  # device clock: the announcement's start, else the upload's claim
+    recorded_end: str | None  # device clock: the announcement's end only
+    marked: bool
+    hold_reason: str | None  # None: routine
+
+
+def recording_facts(q: Queries, ingest: dict[str, Any], size: int, sha256: str, *, good: bool,
+                    trusted_claims: bool) -> RecordingFacts:
+    """The camera's announcement decides the recording's times, its mark and any hold; without one the
+    sender's claims are recorded as declared (``declared_*``) and grant nothing, unless the station read
+    them itself (``trusted_claims``: a dock copy's sidecar)."""
+    found = expected_footage.matching(q, ingest["device_id"], ingest["file_name"], size, sha256) if good else None
+    if found is not None:
+        return RecordingFacts(found, found["device_start"], found["device_end"], bool(found["marked"]),
+                              hold_reason(found) if found["hold_reason"] else None)
+    marked = trusted_claims and bool(ingest["marked"])
+    return RecordingFacts(None, ingest["recorded_at"], None, marked, "marked on the camera" if marked else None)
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
     recorded_at_station: datetime | None  # device time corrected by the measured clock offset

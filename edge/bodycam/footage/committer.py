@@ -52,6 +52,14 @@ class Outcome:
     sha256: str
 
 
+def _provenance(facts: accounting.RecordingFacts, trusted_claims: bool) -> str:
+    if facts.announcement is not None:
+        return "matches the camera's announcement"
+    if trusted_claims:
+        return "unannounced: no matching announcement from the camera yet; facts as read from the camera's storage"
+    return "unannounced: no matching announcement from the camera yet; the sender's own claims grant nothing"
+
+
 class Ingestor:
     def __init__(self, store: Store, layout: Layout, alerts: AlertBus, config: FootageConfig,
                  metrics: FootageMetrics, prober: MediaProber | None) -> None:
@@ -97,44 +105,50 @@ class Ingestor:
 
     async def commit(self, ingest: dict[str, Any], rel: str, sha256: str, *, good: bool) -> Outcome:
         size = ingest["length"]
-        recorded = from_iso(ingest["recorded_at"]) if ingest["recorded_at"] else None
         now = utcnow()
-        held = bool(ingest["marked"])
-        retain_until = None if held else to_iso(now + timedelta(days=self._config.routine_retention_days))
+        # An upload's ``marked`` and ``recorded_at`` are what its sender claims; a dock copy's were read by the
+        # station itself from the camera's own storage.
+        trusted_claims = ingest["source"] != "upload"
 
         def write(tx: Tx) -> Outcome:
-            held = bool(ingest["marked"])
             if good and (existing := rows.good_by_sha(tx, sha256)) is not None:
                 return self._record_duplicate(tx, ingest, existing)
-            who = accounting.attribute(tx, ingest["device_id"], recorded)
+            device, name = ingest["device_id"], ingest["file_name"]
+            facts = accounting.recording_facts(tx, ingest, size, sha256, good=good, trusted_claims=trusted_claims)
+            who = accounting.attribute(tx, device, from_iso(facts.recorded_at) if facts.recorded_at else None)
             footage_id = rows.insert(tx, {
                 "sha256": sha256, "size": size, "path": rel, "state": "good" if good else "quarantined",
-                "device_id": ingest["device_id"], "file_name": ingest["file_name"], "source": ingest["source"],
-                "ingest_id": ingest["id"], "declared_sha256": ingest["declared_sha256"], "marked": int(held),
-                "hold": int(held), "hold_reason": "marked on the camera" if held else None,
-                "recorded_at": ingest["recorded_at"],
+                "device_id": device, "file_name": name, "source": ingest["source"],
+                "ingest_id": ingest["id"], "declared_sha256": ingest["declared_sha256"], "marked": int(facts.marked),
+                "hold": int(facts.hold_reason is not None), "hold_reason": facts.hold_reason,
+                "recorded_at": facts.recorded_at, "recorded_end": facts.recorded_end,
                 "recorded_at_station": to_iso(who.recorded_at_station) if who.recorded_at_station else None,
                 "clock_offset_ms": who.clock_offset_ms, "officer_no": who.officer_no, "ingested_at": to_iso(now),
-                "retain_until": retain_until,
+                "retain_until": None if facts.hold_reason else to_iso(
+                    now + timedelta(days=self._config.routine_retention_days)),
+                "uploaded_by": ingest["actor"], "unannounced": int(facts.announcement is None),
+                "declared_marked": ingest["marked"], "declared_recorded_at": ingest["recorded_at"],
             })
-            details = {"sha256": sha256, "size": size, "device_id": ingest["device_id"], "path": rel,
-                       "file_name": ingest["file_name"], "source": ingest["source"], "ingest_id": ingest["id"]}
+            details = {"sha256": sha256, "size": size, "device_id": device, "path": rel, "file_name": name,
+                       "source": ingest["source"], "ingest_id": ingest["id"], "uploaded_by": ingest["actor"],
+                       "announced": facts.announcement is not None}
             if good:
+                found = accounting.fulfil_announcement(tx, device_id=device, file_name=name, size=size,
+                                                          sha256=sha256, footage_id=footage_id)
+                if facts.announcement is None:
+                    details["declared"] = {"marked": bool(ingest["marked"]), "recorded_at": ingest["recorded_at"]}
+                    if found is not None and found.get("mismatch"):
+                        details["announcement_differs"] = {"size_bytes": found["size_bytes"],
+                                                           "sha256": found["sha256"]}
+                reason = f"{ingest['source']} ingest, SHA-256 verified; {_provenance(facts, trusted_claims)}"
                 custody.append(tx, actor=ingest["actor"], action="footage.ingested", subject=f"footage:{footage_id}",
-                               reason=f"{ingest['source']} ingest, SHA-256 verified", details=details, at=now)
-                announced = accounting.fulfil_announcement(
-                    tx, device_id=ingest["device_id"], file_name=ingest["file_name"], size=size, sha256=sha256,
-                    footage_id=footage_id)
-                if announced and not announced.get("mismatch") and announced.get("hold_reason") and not held:
-                    # The camera announced it as marked or SOS-covered: permanent hold, evidence priority.
-                    rows.set_hold(tx, footage_id, hold=True, reason=f"announced: {announced['hold_reason']}",
-                                  retain_until=None)
+                               reason=reason, details=details, at=now)
+                if facts.announcement is not None and facts.announcement["hold_reason"]:
                     custody.append(tx, actor="system:bodycam", action="footage.hold", subject=f"footage:{footage_id}",
-                                   reason=f"announced by the camera as {announced['hold_reason']}")
-                    held = True
+                                   reason=f"announced by the camera as {facts.announcement['hold_reason']}")
                 if self.cases is not None:
                     self.cases.owed(tx, footage_id)
-                entry = OutboxEntry("footage.file", Priority.EVIDENCE if held else Priority.ROUTINE,
+                entry = OutboxEntry("footage.file", Priority.EVIDENCE if facts.hold_reason else Priority.ROUTINE,
                                     f"footage:{sha256}", file=FileRef(self._layout.path(rel), size, sha256))
                 # Bytes stored before and deleted by retention: the old receipt does not confirm this row.
                 if not outbox.enqueue(tx, entry):
@@ -176,6 +190,26 @@ class Ingestor:
         self._metrics.ingested.labels(ingest["source"], "duplicate").inc()
         return result
 
+    async def declared_duplicate(self, ingest: dict[str, Any], existing: dict[str, Any]) -> Outcome:
+        """An upload that declared (SHA-256, length) of content already stored is complete at creation. No byte
+        was sent or received, so its custody entry says exactly that and claims no verification."""
+
+        def write(tx: Tx) -> Outcome:
+            custody.append(tx, actor=ingest["actor"], action="footage.duplicate_declared",
+                           subject=f"footage:{existing['id']}",
+                           reason="an upload declared this content's SHA-256 and length; it is already stored, so "
+                                  "no bytes were sent or received and nothing was verified",
+                           details={"ingest_id": ingest["id"], "file_name": ingest["file_name"],
+                                    "device_id": ingest["device_id"], "source": ingest["source"],
+                                    "uploaded_by": ingest["actor"], "declared_sha256": ingest["declared_sha256"],
+                                    "declared_length": ingest["length"], "bytes_received": 0})
+            rows.ingest_update(tx, ingest["id"], state="duplicate", footage_id=existing["id"])
+            return Outcome("duplicate", existing["id"], existing["sha256"])
+
+        result = await self._store.write(write)
+        self._metrics.ingested.labels(ingest["source"], "duplicate").inc()
+        return result
+
     def _record_duplicate(self, tx: Tx, ingest: dict[str, Any], existing: dict[str, Any]) -> Outcome:
         custody.append(tx, actor=ingest["actor"], action="footage.duplicate_received",
                        subject=f"footage:{existing['id']}",
@@ -208,13 +242,16 @@ class Ingestor:
             log.info("probe of footage %d deferred: %s", footage_id, exc)
             return
         self._metrics.probe_seconds.observe(asyncio.get_running_loop().time() - started)
-        media = {k: v for k, v in dataclasses.asdict(info).items() if k not in ("damaged", "problems")}
+        media = {k: v for k, v in dataclasses.asdict(info).items() if k not in ("damaged", "problems", "not_video")}
+        # Not video at all (a still image, a sound file, ...) is flagged as such, and kept as received.
+        action, kind, what = (("footage.flagged_not_video", "footage.not_video", "is not video")
+                              if info.not_video else ("footage.flagged_damaged", "footage.damaged", "is damaged"))
 
         def write(tx: Tx) -> None:
             rows.set_probe(tx, footage_id, media=media, damaged=info.damaged, problems=list(info.problems),
                            thumbnail=thumb_rel)
             if info.damaged:
-                custody.append(tx, actor="system:probe", action="footage.flagged_damaged",
+                custody.append(tx, actor="system:probe", action=action,
                                subject=f"footage:{footage_id}", reason="; ".join(info.problems) or "damaged",
                                details={"problems": list(info.problems)})
 
@@ -222,8 +259,8 @@ class Ingestor:
         if info.damaged:
             self._metrics.damaged.inc()
             await self._alerts.raise_alert(Alert(
-                f"footage.damaged:{footage_id}", "footage.damaged", Severity.WARNING, f"footage:{footage_id}",
-                f"footage {footage_id} is damaged and kept as received: {'; '.join(info.problems)}",
+                f"{kind}:{footage_id}", kind, Severity.WARNING, f"footage:{footage_id}",
+                f"footage {footage_id} {what} and is kept as received: {'; '.join(info.problems)}",
                 {"footage_id": footage_id, "problems": list(info.problems)}))
 
     async def probe_backlog(self) -> None:

@@ -18,7 +18,8 @@ class FootageMetrics:
                                         "0 ok, 1 high, 2 critical (routine refused), 3 below the hard floor")
         self.deleted = metrics.counter("station_edge_footage_retention_deleted",
                                        "Routine files deleted by retention")
-        self.damaged = metrics.counter("station_edge_footage_damaged", "Files flagged damaged by the probe")
+        self.damaged = metrics.counter("station_edge_footage_damaged",
+                                       "Files flagged damaged or not video by the probe")
         self.probe_seconds = metrics.histogram("station_edge_footage_probe_seconds", "Probe + thumbnail time",
                                                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.reconcile_problems = metrics.gauge("station_edge_footage_reconcile_problems",

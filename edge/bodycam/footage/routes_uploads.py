@@ -67,6 +67,11 @@ def _new_upload(principal: Principal, meta: dict[str, str], length: int) -> NewU
     except BadNameError as exc:
         raise ProblemError(400, "invalid-file-name", f"metadata filename: {exc}") from None
     device = meta.get("device") or (principal.name if principal.device else "")
+    if principal.device and device != principal.name:
+        # A camera uploads only as itself (the broker's ACL holds it to its own topics the same way); only a
+        # technician (a dock PC) may name the camera, and the footage records who did.
+        raise ProblemError(403, "device-mismatch", "a device may upload only its own footage: metadata 'device' "
+                           "must be the authenticated device id or absent")
     if not device:
         raise ProblemError(400, "missing-device", "metadata 'device' (the camera's id) is required for non-device "
                            "callers")
@@ -131,7 +136,10 @@ async def _owned(request: web.Request, *, settle_s: float = 0.0) -> dict[str, An
 async def head(request: web.Request) -> web.Response:
     _check_version(request)
     ingest = await _owned(request, settle_s=5.0)
-    headers = _tus_headers({"Upload-Offset": str(ingest["received"]), "Upload-Length": str(ingest["length"])})
+    # A finished upload is complete in tus terms even when it was deduplicated at creation and no byte was
+    # received (``received`` stays truthful: 0).
+    offset = ingest["length"] if ingest["footage_id"] is not None else ingest["received"]
+    headers = _tus_headers({"Upload-Offset": str(offset), "Upload-Length": str(ingest["length"])})
     if ingest["footage_id"] is not None:
         headers.update({"Footage-Id": str(ingest["footage_id"]), "Footage-State": ingest["state"]})
     return web.Response(status=200, headers=headers)

@@ -17,7 +17,9 @@ from typing import Self
 from aiohttp import web
 
 from edge.alerts import AlertBus
+from edge.bodycam.events import EventWriter
 from edge.bodycam.footage import routes_footage, routes_uploads
+from edge.bodycam.footage.announcements import LateAnnouncements
 from edge.bodycam.footage.committer import CaseHooks, Ingestor
 from edge.bodycam.footage.config import MIN_ROUTINE_RETENTION_DAYS, FootageConfig
 from edge.bodycam.footage.context import FOOTAGE_KEY, FootageApi
@@ -57,6 +59,10 @@ class FootageService(Service):
         self.dock: DockWatcher | None = None
         self.started = asyncio.Event()
         self.api = FootageApi(config, store, self.layout, self.disk, self.retention.run_once)
+
+    def listen_to(self, events: EventWriter) -> None:
+        """Take the camera's file announcements that arrive after their upload (one way: bodycam -> footage)."""
+        events.announcement_listener = LateAnnouncements(lambda: self.case_hooks)
 
     def add_routes(self, app: web.Application) -> None:
         app[FOOTAGE_KEY] = self.api

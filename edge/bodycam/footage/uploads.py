@@ -13,12 +13,15 @@ import contextlib
 import errno
 import hashlib
 import logging
+import re
 import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge.bodycam.footage import accounting
 from edge.bodycam.footage.committer import Ingestor, Outcome
 from edge.bodycam.footage.config import FootageConfig
 from edge.bodycam.footage.disk import DiskGuard, insufficient
@@ -31,6 +34,11 @@ from edge.web.problems import ProblemError
 
 log = logging.getLogger(__name__)
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+# Upload ids are ``secrets.token_hex(16)``; anything else was never issued here.
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+# Sessions kept between requests (a lock and the running hash, so a resumed upload is not re-read). Past
+# this many the least recently used idle one is dropped; its hash is rebuilt from disk if it comes back.
+MAX_IDLE_SESSIONS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,19 @@ def _gone(ingest_id: str) -> ProblemError:
     return ProblemError(404, "upload-not-found", f"no upload {ingest_id} (unknown or terminated)")
 
 
+def check_upload_id(ingest_id: str) -> str:
+    """Refuse what cannot be an upload id before it reaches the database or any per-upload state."""
+    if _UPLOAD_ID.fullmatch(ingest_id) is None:
+        raise ProblemError(400, "invalid-upload-id", "an upload id is 32 lowercase hex digits, as issued in "
+                           "the Location of POST /api/v1/uploads")
+    return ingest_id
+
+
+def _finished(ingest: dict[str, Any], verb: str) -> ProblemError:
+    return ProblemError(409, "upload-complete", f"upload is {ingest['state']}; {verb}",
+                        footage_id=ingest["footage_id"])
+
+
 class UploadManager:
     def __init__(self, store: Store, layout: Layout, ingestor: Ingestor, disk: DiskGuard, config: FootageConfig,
                  executor: Executor, metrics: FootageMetrics) -> None:
@@ -70,7 +91,12 @@ class UploadManager:
         self._config = config
         self._executor = executor
         self._metrics = metrics
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    @property
+    def session_count(self) -> int:
+        """Per-upload state held in memory (metrics, tests)."""
+        return len(self._sessions)
 
     def _refuse(self, reason: str, error: ProblemError) -> ProblemError:
         self._metrics.refused.labels(reason).inc()
@@ -86,7 +112,9 @@ class UploadManager:
         existing = await self._store.read(lambda q: rows.good_by_sha(q, new.sha256))
         if existing is None:
             try:
-                self._disk.admit(new.length, evidence=new.marked)
+                # Only the camera's own announcement makes an upload evidence here, never its metadata.
+                self._disk.admit(new.length, evidence=await self._announced_hold(
+                    new.device_id, new.file_name, new.length, new.sha256))
             except ProblemError as exc:
                 raise self._refuse("insufficient-storage", exc) from None
         values = {"id": ingest_id, "source": "upload", "device_id": new.device_id, "actor": new.actor,
@@ -96,29 +124,58 @@ class UploadManager:
         if existing is not None:
             # Same content already stored (dedupe by hash): nothing needs to travel again.
             ingest = await self._get(ingest_id)
-            return ingest_id, await self._ingestor.finalize(ingest, self._layout.upload_part(ingest_id), new.sha256)
+            return ingest_id, await self._ingestor.declared_duplicate(ingest, existing)
         await asyncio.get_running_loop().run_in_executor(
             self._executor, self._layout.upload_part(ingest_id).touch, 0o600)
         return ingest_id, None
 
+    async def _announced_hold(self, device_id: str, file_name: str, length: int, sha256: str) -> bool:
+        reason = await self._store.read(lambda q: accounting.announced_hold(
+            q, device_id=device_id, file_name=file_name, size=length, sha256=sha256))
+        return reason is not None
+
     async def _get(self, ingest_id: str) -> dict[str, Any]:
+        check_upload_id(ingest_id)
         ingest = await self._store.read(lambda q: rows.ingest_get(q, ingest_id))
         if ingest is None or ingest["source"] != "upload" or ingest["state"] == "terminated":
             raise _gone(ingest_id)
         return ingest
 
     @contextlib.asynccontextmanager
-    async def _exclusive(self, ingest_id: str) -> AsyncIterator[tuple[_Session, dict[str, Any]]]:
-        """One writing request per upload: a second one gets 423 at once rather than queueing behind it."""
-        session = self._sessions.setdefault(ingest_id, _Session())
+    async def _exclusive(self, ingest_id: str, verb: str) -> AsyncIterator[tuple[_Session, dict[str, Any]]]:
+        """One writing request per upload: a second one gets 423 at once rather than queueing behind it.
+
+        State is created only for an upload that exists and is still receiving: a well-formed id is checked
+        against the database first, and a malformed one never gets that far."""
+        if (found := await self._get(ingest_id))["state"] != "receiving":
+            raise _finished(found, verb)
+        session = self._sessions.get(ingest_id)
+        if session is None:
+            self._evict_idle()
+            session = self._sessions[ingest_id] = _Session()
+        self._sessions.move_to_end(ingest_id)
         if session.lock.locked():
             raise ProblemError(423, "upload-in-progress", "another request is writing to this upload")
         async with session.lock:
-            yield session, await self._get(ingest_id)
+            try:  # again under the lock: another request may have finished or terminated it meanwhile
+                ingest = await self._get(ingest_id)
+                if ingest["state"] != "receiving":
+                    raise _finished(ingest, verb)
+            except ProblemError:
+                self._sessions.pop(ingest_id, None)
+                raise
+            yield session, ingest
+
+    def _evict_idle(self) -> None:
+        for key in [k for k, s in self._sessions.items() if not s.lock.locked()]:
+            if len(self._sessions) < MAX_IDLE_SESSIONS:
+                return
+            del self._sessions[key]
 
     async def status(self, ingest_id: str, *, settle_s: float = 5.0) -> dict[str, Any]:
         """The upload's row; waits (briefly) for a request still writing, e.g. one whose sender just vanished,
         so that a client resuming after a cut gets the offset that request reached."""
+        check_upload_id(ingest_id)
         session = self._sessions.get(ingest_id)
         if session is not None and session.lock.locked():
             with contextlib.suppress(TimeoutError):
@@ -128,10 +185,7 @@ class UploadManager:
 
     async def receive(self, ingest_id: str, offset: int, body: AsyncIterator[list[bytes]],
                       content_length: int | None, checksum: tuple[str, bytes] | None) -> Received:
-        async with self._exclusive(ingest_id) as (session, ingest):
-            if ingest["state"] != "receiving":
-                raise ProblemError(409, "upload-complete", f"upload is {ingest['state']}; nothing more is taken",
-                                   footage_id=ingest["footage_id"])
+        async with self._exclusive(ingest_id, "nothing more is taken") as (session, ingest):
             durable = ingest["received"]
             if offset != durable:
                 raise ProblemError(409, "offset-mismatch",
@@ -141,7 +195,8 @@ class UploadManager:
                 raise self._refuse("exceeds-length", ProblemError(
                     413, "exceeds-upload-length", f"{content_length} bytes at offset {durable} would pass the "
                     f"declared Upload-Length {ingest['length']}", upload_offset=durable))
-            if not ingest["marked"]:
+            if not await self._announced_hold(ingest["device_id"], ingest["file_name"], ingest["length"],
+                                              ingest["declared_sha256"]):
                 try:
                     self._disk.admit(ingest["length"] - durable, evidence=False)
                 except ProblemError as exc:
@@ -213,10 +268,7 @@ class UploadManager:
 
     async def terminate(self, ingest_id: str, actor: str) -> None:
         """tus termination: drop an unfinished upload. Finished ones are footage and are never removed."""
-        async with self._exclusive(ingest_id) as (_, ingest):
-            if ingest["state"] != "receiving":
-                raise ProblemError(409, "upload-complete", f"upload is {ingest['state']}: footage is never deleted "
-                                   "through the upload API", footage_id=ingest["footage_id"])
+        async with self._exclusive(ingest_id, "footage is never deleted through the upload API") as (_, ingest):
 
             def write(tx: Tx) -> None:
                 rows.ingest_update(tx, ingest_id, state="terminated")

@@ -27,6 +27,8 @@ class MediaInfo:
     damaged: bool = False
     # Specific reasons, e.g. "truncated: moov atom missing"; a tuple so the frozen value stays immutable.
     problems: tuple[str, ...] = field(default_factory=tuple)
+    # Why this is not video at all (``not-video: jpeg still image``), also the first of ``problems``.
+    not_video: str | None = None
 
     @classmethod
     def broken(cls, size_bytes: int, *problems: str) -> MediaInfo:

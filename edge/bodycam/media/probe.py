@@ -17,6 +17,7 @@ import av
 import av.error
 
 from edge.bodycam.media.info import MediaInfo
+from edge.bodycam.media.kind import StreamFacts, not_video, single_frame
 from edge.bodycam.media.structure import looks_like_mp4, mp4_problems, sniff_non_media, ts_problems
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,26 @@ def _probe(path: Path, size: int, deep: bool) -> MediaInfo:
         info = _header_facts(container, size)
         if container.format.name == "mpegts":
             problems += ts_problems(size)
-        problems += _stream_problems(container, info, deep)
-    return dataclasses.replace(info, damaged=bool(problems), problems=tuple(problems))
+        reason = not_video(_stream_facts(container, info))
+        if reason is None:
+            found, packets = _stream_problems(container, info, deep)
+            problems += found
+            reason = single_frame(packets)
+    if reason is not None:
+        problems.insert(0, reason)
+    return dataclasses.replace(info, damaged=bool(problems), problems=tuple(problems), not_video=reason)
+
+
+def _stream_facts(container: av.container.InputContainer, info: MediaInfo) -> StreamFacts:
+    pictures = [s for s in container.streams.video if s.disposition & av.stream.Disposition.attached_pic]
+    return StreamFacts(
+        container=info.container,
+        video_codecs=tuple(s.codec_context.name for s in container.streams.video if s not in pictures),
+        cover_pictures=len(pictures),
+        audio_codecs=tuple(s.codec_context.name for s in container.streams.audio),
+        subtitle_codecs=tuple(s.codec_context.name if s.codec_context else "unknown"
+                              for s in container.streams.subtitles),
+        stream_count=info.stream_count, duration_s=info.duration_s)
 
 
 def _header_facts(container: av.container.InputContainer, size: int) -> MediaInfo:
@@ -82,18 +101,18 @@ def _header_facts(container: av.container.InputContainer, size: int) -> MediaInf
     )
 
 
-def _stream_problems(container: av.container.InputContainer, info: MediaInfo, deep: bool) -> list[str]:
-    if not container.streams.video:
-        return ["no video stream"]
+def _stream_problems(container: av.container.InputContainer, info: MediaInfo, deep: bool
+                     ) -> tuple[list[str], int | None]:
+    """Problems of the first video stream, and how many packets it has (None: not scanned)."""
     if info.width is None or info.height is None:
-        return ["video stream has no frame size (codec parameters missing)"]
+        return ["video stream has no frame size (codec parameters missing)"], None
     scan = _VideoScan(container.streams.video[0].codec_context, deep)
     scan.run(container)
     declared_end = _declared_end(info)
     end = scan.end_s
     if end is not None and declared_end is not None and end + _TRUNCATION_SLACK_S < declared_end:
         scan.problems.append(f"truncated: video ends at {end:.1f} s of {declared_end:.1f} s declared")
-    return scan.problems
+    return scan.problems, scan.packets
 
 
 def _declared_end(info: MediaInfo) -> float | None:

@@ -13,6 +13,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
+# C0 controls (NUL, ESC, newline, ...), DEL and C1 controls: never part of a camera's text, and a risk in logs,
+# terminals, CSV exports and C tools downstream. Every free-text string of the contract is ``Text``; every
+# other string has a pattern that admits none of them.
+NO_CONTROLS_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 # Device ids are MQTT topic levels and file-system path parts, so: ASCII only, no "/", "+", "#", ".",
 # no leading "-" or "_" (option/hidden-name tricks), and a bounded length.
 DEVICE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,31}"
@@ -43,6 +49,13 @@ def _anchored(pattern: str) -> str:
     return f"^{pattern}$"
 
 
+def _no_controls(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} at position {found.start()}")
+    return value
+
+
 def _to_utc(value: datetime) -> datetime:
     # Offsets are accepted on the wire (a camera may send +08:00); inside, everything is UTC.
     return value.astimezone(UTC)
@@ -59,4 +72,8 @@ CaseNo = Annotated[str, StringConstraints(pattern=_anchored(CASE_NO_PATTERN))]
 DockId = Annotated[str, StringConstraints(pattern=_anchored(DOCK_ID_PATTERN))]
 Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# Free text (a model name, a firmware version): printable only; the pattern documents it in the schemas.
+_PRINTABLE = AfterValidator(_no_controls)
+_PRINTABLE_SCHEMA = Field(json_schema_extra={"pattern": NO_CONTROLS_PATTERN})
+Text = Annotated[str, _PRINTABLE, _PRINTABLE_SCHEMA]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200), _PRINTABLE, _PRINTABLE_SCHEMA]

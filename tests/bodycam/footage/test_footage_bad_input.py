@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import os
+import secrets
 import subprocess
 from pathlib import Path
 
 import aiohttp
 import pytest
 from support.footage import Station, run_station
+from support.not_video import NOT_VIDEO, make_not_video
 
 from devices.simulators.uploader import TUS, metadata
+from edge.config import Role
 
 PROBLEM = "urn:station-edge:problem:"
 
@@ -91,6 +95,24 @@ async def test_non_video_content_is_ingested_and_flagged_damaged(station: Statio
     assert [c["action"] for c in row["custody"]] == ["footage.ingested", "footage.flagged_damaged"]
 
 
+@pytest.mark.parametrize("kind", ["jpeg", "png", "audio-mp4", "zero-duration-mp4", "one-frame-mp4"])
+async def test_not_video_named_mp4_is_kept_flagged_alerted_and_in_custody(station: Station, tmp_path: Path,
+                                                                          kind: str) -> None:
+    path = await asyncio.to_thread(make_not_video, kind, tmp_path / "clip.mp4")  # the ffmpeg CLI's output
+    result = await station.camera().upload(path)
+    assert result.state == "complete" and result.footage_id is not None
+    await station.idle()
+    _, row = await station.get(f"/api/v1/footage/{result.footage_id}")
+    reason = NOT_VIDEO[kind][1]
+    assert row["state"] == "good" and row["damaged"] and row["problems"][0] == reason
+    assert (station.footage_root / row["path"]).read_bytes() == path.read_bytes()  # kept as received
+    assert [c["action"] for c in row["custody"]] == ["footage.ingested", "footage.flagged_not_video"]
+    assert row["custody"][1]["reason"].startswith(reason)
+    _, alerts = await station.get("/api/v1/alerts", role=Role.TECHNICIAN)
+    [alert] = [a for a in alerts["items"] if a["key"] == f"footage.not_video:{result.footage_id}"]
+    assert alert["kind"] == "footage.not_video" and reason in alert["message"]
+
+
 async def test_body_larger_than_max_body_bytes_streams(station: Station, tmp_path: Path) -> None:
     big = tmp_path / "big.ts"
     big.write_bytes(os.urandom(3 * 2**20))  # http.max_body_bytes is 1 MiB: it must not apply to uploads
@@ -145,7 +167,10 @@ async def test_disk_that_fills_mid_write_gives_507_and_keeps_the_daemon(footage_
         assert status == 204 and resp_headers["Footage-State"] == "complete"
 
 
-async def test_critical_watermark_refuses_routine_but_takes_evidence(footage_config, tiny_fs: Path) -> None:
+async def test_critical_watermark_refuses_routine_and_unannounced_claims_of_marked(footage_config, tiny_fs: Path
+                                                                                  ) -> None:
+    """An upload's own ``marked`` is only a claim: without the camera's announcement it bypasses nothing.
+    (The announced case, taken at critical, is in tests/bodycam/test_footage_attribution.py.)"""
     filler = tiny_fs / "filler"
     filler.write_bytes(b"\0" * (7 * 2**20))
     config = footage_config(dir=str(tiny_fs), high_watermark_pct=50, critical_watermark_pct=80, hard_floor_mb=0)
@@ -154,9 +179,10 @@ async def test_critical_watermark_refuses_routine_but_takes_evidence(footage_con
         sha = hashlib.sha256(data).hexdigest()
         status, _, problem = await _create(station, "1000", filename="r.mp4", sha256=sha)
         assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
-        status, headers, _ = await _create(station, "1000", filename="e.mp4", sha256=sha, marked="true")
-        assert status == 201
-        assert (await _patch(station, headers["Location"], 0, data))[0] == 204
+        for claim in ({"marked": "true"}, {"evidence": "true"}):
+            status, _, problem = await _create(station, "1000", filename="e.mp4", sha256=sha, **claim)
+            assert status == 507 and problem is not None and problem["type"] == PROBLEM + "insufficient-storage"
+        assert await station.daemon.store.read(lambda q: q.all("SELECT id FROM ingests")) == []
         _, alerts = await station.get("/api/v1/alerts", role=__import__("edge.config").config.Role.TECHNICIAN)
         kinds = {a["kind"] for a in alerts["items"]}
         assert {"disk.high", "disk.critical"} <= kinds
@@ -179,3 +205,46 @@ def _write(station: Station, data: bytes) -> Path:
     path = station.footage_root.parent / "d.bin"
     path.write_bytes(data)
     return path
+
+
+async def test_a_flood_of_bogus_upload_ids_creates_no_state(station: Station) -> None:
+    manager = station.daemon.footage.api.uploads  # type: ignore[union-attr]
+    data = os.urandom(2000)
+    _, headers, _ = await _create(station, "2000", filename="p.mp4", sha256=hashlib.sha256(data).hexdigest())
+    partial = headers["Location"]
+    assert (await _patch(station, partial, 0, data[:1000]))[0] == 204
+    _, headers, _ = await _create(station, "100", filename="f.mp4", sha256=hashlib.sha256(data[:100]).hexdigest())
+    finished = headers["Location"]
+    assert (await _patch(station, finished, 0, data[:100]))[0] == 204
+    assert manager.session_count == 1  # the unfinished upload keeps its running hash between requests
+    ingests = await station.daemon.store.read(lambda q: q.all("SELECT id, state, received FROM ingests"))
+
+    cam = station.camera()
+    other = station.camera("cam-0002")
+    malformed = ["x", "A" * 32, "g" * 32, "0" * 31, "0" * 33, "0" * 500, "%00" * 8, "..%2F..%2Fetc"]
+    for bogus in malformed + [secrets.token_hex(16) for _ in range(200)]:
+        url = station.url + "/api/v1/uploads/" + bogus
+        async with station.session.patch(url, data=b"x", headers={
+                **TUS, **cam.auth_headers, "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream"}) as r:
+            problem = await r.json(content_type=None)
+            assert (r.status, problem["type"]) in ((400, PROBLEM + "invalid-upload-id"),
+                                                    (404, PROBLEM + "upload-not-found")), (bogus, problem)
+            assert (r.status == 400) == (bogus in malformed), bogus
+        async with station.session.delete(url, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status in (400, 404)
+        async with station.session.head(url, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status in (400, 404)
+    for _ in range(50):  # finished uploads and another camera's upload take no state either
+        assert (await _patch(station, finished, 100, b"x"))[0] == 409
+        async with station.session.delete(station.url + finished, headers={**TUS, **cam.auth_headers}) as r:
+            assert r.status == 409
+        async with station.session.patch(station.url + partial, data=b"x", headers={
+                **TUS, **other.auth_headers, "Upload-Offset": "1000",
+                "Content-Type": "application/offset+octet-stream"}) as r:
+            assert r.status == 404
+    assert manager.session_count == 1
+    assert await station.daemon.store.read(lambda q: q.all("SELECT id, state, received FROM ingests")) == ingests
+    status, headers, _ = await _patch(station, partial, 1000, data[1000:])  # the real upload is unaffected
+    assert status == 204 and headers["Footage-State"] == "complete"
+    assert manager.session_count == 0

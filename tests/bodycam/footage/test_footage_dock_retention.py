@@ -12,7 +12,7 @@ from support.retention import confirm_received
 from devices.simulators.dock import fill_dock
 from devices.simulators.uploader import file_sha256
 from edge.config import Role
-from edge.store import custody
+from edge.store import custody, expected_footage
 from edge.store import footage as rows
 from edge.timeutil import utcnow
 
@@ -82,9 +82,15 @@ async def test_retention_deletes_only_expired_confirmed_routine_footage(footage_
             path = tmp_path / f"r{i}.mp4"
             path.write_bytes(f"routine footage {i}".encode() * 100)
             paths.append(path)
+        # Only the camera's own announcement marks a file (an upload's claim grants nothing): announce it
+        # through the store's API, as the MQTT handler does (tests/bodycam/test_footage_attribution.py).
+        await station.daemon.store.write(lambda tx: expected_footage.announce(
+            tx, device_id="cam-0001", file_name=paths[4].name, officer_no=None, device_start=utcnow(),
+            device_end=utcnow(), size_bytes=paths[4].stat().st_size, sha256=file_sha256(paths[4]), marked=True,
+            sos=False, announced_at=utcnow(), announced_device_ts=utcnow(), deadline_at=utcnow()))
         ids = {}
         for i, name in enumerate(["expired_acked", "held", "unacked", "unexpired", "marked"]):
-            ids[name] = (await cam.upload(paths[i], marked=name == "marked")).footage_id
+            ids[name] = (await cam.upload(paths[i])).footage_id
         past = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
         def age(tx):  # time passes (the retention period is over for these)

@@ -49,13 +49,20 @@ async def test_upload_is_stored_read_only_with_custody_outbox_and_probe(station:
     assert not list((station.footage_root / "uploads").iterdir())
 
 
-async def test_marked_upload_is_held_with_evidence_priority(station: Station, segments: list[Path]) -> None:
-    result = await station.camera().upload(segments[1], marked=True)
+async def test_unannounced_upload_claiming_marked_is_stored_as_declared_and_never_held(
+        station: Station, segments: list[Path]) -> None:
+    result = await station.camera().upload(segments[1], marked=True, recorded_at="2026-01-05T09:00:00+08:00")
     assert result.state == "complete"
     _, row = await station.get(f"/api/v1/footage/{result.footage_id}")
-    assert row["hold"] and row["marked"] and row["retain_until"] is None
+    assert row["unannounced"] is True and row["uploaded_by"] == "device:cam-0001"
+    assert row["declared_marked"] is True and row["declared_recorded_at"] == "2026-01-05T01:00:00.000000Z"
+    assert row["recorded_at"] == "2026-01-05T01:00:00.000000Z" and row["recorded_end"] is None  # as declared
+    assert not row["marked"] and not row["hold"] and row["retain_until"] is not None
+    [entry] = [c for c in row["custody"] if c["action"] == "footage.ingested"]
+    assert "unannounced" in entry["reason"] and entry["details"]["declared"]["marked"] is True
+    assert "footage.hold" not in [c["action"] for c in row["custody"]]
     out = await station.daemon.store.read(lambda q: q.one("SELECT priority FROM outbox WHERE kind = 'footage.file'"))
-    assert out is not None and out["priority"] == Priority.EVIDENCE
+    assert out is not None and out["priority"] == Priority.ROUTINE
 
 
 async def test_disconnect_mid_upload_then_resume(station: Station, tmp_path: Path) -> None:
@@ -76,7 +83,15 @@ async def test_duplicate_content_is_stored_once(station: Station, segments: list
     rows = await station.daemon.store.read(lambda q: q.all("SELECT id FROM footage"))
     assert len(rows) == 1
     history = await station.daemon.store.read(lambda q: custody.history(q, f"footage:{first.footage_id}"))
-    assert [h.action for h in history] == ["footage.ingested", "footage.duplicate_received"]
+    assert [h.action for h in history] == ["footage.ingested", "footage.duplicate_declared"]
+    declared = history[1]
+    assert declared.details["bytes_received"] == 0 and "no bytes were sent or received" in declared.reason
+    assert declared.actor == "device:cam-0002"
+    ingest = await station.daemon.store.read(lambda q: q.one(
+        "SELECT received, sha256, state FROM ingests WHERE state = 'duplicate'"))
+    assert ingest == {"received": 0, "sha256": None, "state": "duplicate"}  # never claims bytes it did not get
+    size = segments[2].stat().st_size
+    assert await station.camera("cam-0002").offset(again.location) == size  # complete in tus terms
 
 
 async def test_wrong_hash_is_quarantined_kept_and_alerted(station: Station, segments: list[Path]) -> None:
