@@ -77,8 +77,10 @@ async def test_dead_letter_detail_channel_and_payload_copy_are_masked(daemon: Da
     finally:
         cam.stop()
     async with asyncio.timeout(30):
+        # Only this test's channels: the shared broker holds other tests' retained camera messages.
         while len(rows := await daemon.store.read(lambda q: q.all(
-                "SELECT channel, reason, detail, payload, payload_size FROM dead_letter ORDER BY id"))) < 2:
+                "SELECT channel, reason, detail, payload, payload_size FROM dead_letter"
+                " WHERE channel IN (?, ?) ORDER BY id", ("bwc/cam-0001/telemetry", f"bwc/{MASKED}/telemetry")))) < 2:
             await asyncio.sleep(0.05)
     mismatch, garbled = rows
     assert mismatch["reason"] == "topic_mismatch" and MASKED in mismatch["detail"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from support.cases import T0, footage, iso
 from support.footage import Station, run_station
-from support.retention import confirm_received, past_routine_retention
+from support.retention import announce_marked, confirm_received, past_routine_retention
 from support.tokens import auth
 
 from devices.simulators.uploader import file_sha256
@@ -176,7 +176,8 @@ async def test_unconfirmed_or_unexpired_footage_is_never_selected(footage_config
 
 async def test_people_cannot_release_the_cameras_holds(footage_config, tmp_path: Path) -> None:
     async with run_station(footage_config()) as station:
-        marked = await station.camera().upload(_media(tmp_path, "m.mp4"), marked=True)
+        await announce_marked(station.daemon.store, media := _media(tmp_path, "m.mp4"))
+        marked = await station.camera().upload(media, marked=True)
         status, body = await _post(station, f"/api/v1/footage/{marked.footage_id}/hold",
                                    {"hold": False, "reason": "tidy up"})
         assert status == 409 and body["type"].endswith(":marked-footage")
