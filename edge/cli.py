@@ -192,8 +192,9 @@ def _plugin_commands() -> list[Registrar]:
     """Domain command groups (devices, cases, ...) register themselves here."""
     from edge.bodycam import cli as bodycam_cli
     from edge.cases import cli as cases_cli
+    from edge.housekeeping import cli as housekeeping_cli
 
-    return [cases_cli.register, bodycam_cli.register]
+    return [cases_cli.register, bodycam_cli.register, housekeeping_cli.register]
 
 
 def _simulator_commands() -> list[Registrar]:

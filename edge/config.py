@@ -21,6 +21,7 @@ from edge.bodycam.config import BodycamConfig
 from edge.bodycam.footage.config import FootageConfig
 from edge.cases.config import CasesConfig
 from edge.config_section import ConfigSection
+from edge.housekeeping.config import RetentionConfig, check_covers_footage
 from edge.kiosk.config import KioskSection
 
 STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
@@ -178,6 +179,12 @@ class Config(ConfigSection):
     footage: FootageConfig = FootageConfig()
     cases: CasesConfig = CasesConfig()
     kiosk: KioskSection = KioskSection()  # runs only with services.kiosk
+    retention: RetentionConfig = RetentionConfig()  # bounded storage (edge/housekeeping/)
+
+    @model_validator(mode="after")
+    def _retention_covers_footage(self) -> Self:
+        check_covers_footage(self.retention, self.footage.routine_retention_days)
+        return self
 
     @property
     def database_path(self) -> Path:

@@ -12,7 +12,8 @@ COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["
             ["token"], ["token", "new"], ["sim"],
             ["cases"], ["cases", "create"], ["cases", "list"], ["cases", "review"], ["sim", "central"],
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
-            ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"]]
+            ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"],
+            ["db"], ["db", "prune"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")

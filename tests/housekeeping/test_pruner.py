@@ -1,0 +1,163 @@
+"""Retention against a real database: each table's rule, the keep rule for held and case-linked footage,
+pending outbox rows, bounded batches, and the CLI's one-shot run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support.storage import (add_alert, add_dead_letter, add_event, add_footage, add_outbox, add_track, count,
+                             link_case)
+
+from edge.cli import main
+from edge.housekeeping.config import RetentionConfig
+from edge.housekeeping.pruner import Pruner
+from edge.store import Store
+from edge.store.prune import Batch
+from edge.timeutil import to_iso
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=200)  # past 183 days for everything written at T0
+FRESH = NOW - timedelta(days=10)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(tmp_path / "station.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_old_telemetry_and_events_go_and_recent_ones_stay(store: Store) -> None:
+    await add_track(store, "cam-0001", T0, 120)
+    await add_track(store, "cam-0001", FRESH, 30, seq0=1000)
+    await add_event(store, "cam-0001", 1, T0)
+    await add_event(store, "cam-0001", 2, FRESH)
+    report = await Pruner(store, RetentionConfig()).run(NOW)
+    assert report.rules["telemetry"].deleted == 120
+    assert report.rules["events"].deleted == 1
+    assert await count(store, "SELECT count(*) FROM telemetry") == 30
+    assert await count(store, "SELECT min(received_at) >= ? FROM telemetry", (to_iso(FRESH),)) == 1
+    assert await count(store, "SELECT count(*) FROM device_events WHERE seq = 2") == 1
+    assert await count(store, "SELECT count(*) FROM device_events") == 1
+
+
+async def test_each_retention_is_its_own(store: Store) -> None:
+    config = RetentionConfig(telemetry_days=300, events_days=300, dead_letters_days=30, alert_history_days=100,
+                             outbox_acked_days=20)
+    await add_track(store, "cam-0001", NOW - timedelta(days=250), 10)  # under 300 days: stays
+    await add_dead_letter(store, NOW - timedelta(days=31))  # goes
+    await add_dead_letter(store, NOW - timedelta(days=29))  # stays
+    await add_alert(store, "old-cleared", NOW - timedelta(days=150), NOW - timedelta(days=101))  # goes
+    await add_alert(store, "recently-cleared", NOW - timedelta(days=150), NOW - timedelta(days=99))  # stays
+    await add_alert(store, "still-active", NOW - timedelta(days=400), None)  # active: stays forever
+    await add_outbox(store, "acked-old", "acked", NOW - timedelta(days=21))  # goes
+    await add_outbox(store, "acked-new", "acked", NOW - timedelta(days=19))  # stays
+    report = await Pruner(store, config).run(NOW)
+    assert await count(store, "SELECT count(*) FROM telemetry") == 10
+    assert report.rules["dead_letters"].deleted == 1
+    assert await count(store, "SELECT count(*) FROM dead_letter") == 1
+    assert await store.read(lambda q: sorted(r["key"] for r in q.all("SELECT key FROM alerts"))) == [
+        "recently-cleared", "still-active"]
+    # The removed alert's transitions went with it; the others' stayed (raised + cleared, raised).
+    assert await count(store, "SELECT count(*) FROM alert_events") == 3
+    assert await store.read(lambda q: [r["dedupe_key"] for r in q.all("SELECT dedupe_key FROM outbox")]) == [
+        "acked-new"]
+
+
+async def test_pending_sending_and_failed_outbox_rows_are_never_pruned(store: Store) -> None:
+    ancient = NOW - timedelta(days=3000)
+    for state in ("pending", "sending", "failed", "acked"):
+        await add_outbox(store, f"{state}-1", state, ancient)
+    await Pruner(store, RetentionConfig(outbox_acked_days=1)).run(NOW)
+    kept = await store.read(lambda q: sorted(r["state"] for r in q.all("SELECT state FROM outbox")))
+    assert kept == ["failed", "pending", "sending"]
+
+
+async def test_telemetry_and_events_of_held_and_case_linked_footage_are_kept(store: Store) -> None:
+    # Four cameras with a two-hour track each, all past retention; each recorded a ten-minute clip at T0+1h.
+    clip = T0 + timedelta(hours=1)
+    for cam in ("cam-held", "cam-marked", "cam-linked", "cam-routine", "cam-review"):
+        await add_track(store, cam, T0, 120)
+        await add_event(store, cam, 1, clip + timedelta(minutes=2))
+        await add_event(store, cam, 2, T0 + timedelta(minutes=5))  # far from the clip
+    await add_footage(store, "cam-held", clip, 600, hold=True)
+    await add_footage(store, "cam-marked", clip, 600, marked=True)
+    linked = await add_footage(store, "cam-linked", clip, 600)
+    await link_case(store, linked, "C-1", "linked", clip)
+    review = await add_footage(store, "cam-review", clip, 600)
+    await link_case(store, review, "C-2", "review", clip)
+    await add_footage(store, "cam-routine", clip, 600)
+    config = RetentionConfig(context_margin_min=5)
+    report = await Pruner(store, config).run(NOW)
+    assert report.rules["telemetry"].kept_spans == 4
+    # Kept: the clip's ten minutes plus five either side, one fix a minute => 20 or 21 fixes.
+    window = (to_iso(clip - timedelta(minutes=5)), to_iso(clip + timedelta(minutes=15)))
+    for cam in ("cam-held", "cam-marked", "cam-linked", "cam-review"):
+        kept = await count(store, "SELECT count(*) FROM telemetry WHERE device_id = ?", (cam,))
+        inside = await count(store, "SELECT count(*) FROM telemetry WHERE device_id = ? AND device_ts BETWEEN ? AND ?",
+                             (cam, *window))
+        assert kept == inside and 20 <= kept <= 21, (cam, kept, inside)
+        assert await store.read(lambda q, cam=cam: [r["seq"] for r in q.all(
+            "SELECT seq FROM device_events WHERE device_id = ?", (cam,))]) == [1]
+    assert await count(store, "SELECT count(*) FROM telemetry WHERE device_id = 'cam-routine'") == 0
+    assert await count(store, "SELECT count(*) FROM device_events WHERE device_id = 'cam-routine'") == 0
+
+
+async def test_a_released_link_lets_the_context_go(store: Store) -> None:
+    clip = T0 + timedelta(hours=1)
+    await add_track(store, "cam-0001", T0, 120)
+    footage_id = await add_footage(store, "cam-0001", clip, 600)
+    await link_case(store, footage_id, "C-9", "linked", clip)
+    await Pruner(store, RetentionConfig()).run(NOW)
+    assert await count(store, "SELECT count(*) FROM telemetry") > 0
+    await link_case(store, footage_id, "C-9", "unlinked", clip)
+    await Pruner(store, RetentionConfig()).run(NOW)
+    assert await count(store, "SELECT count(*) FROM telemetry") == 0
+
+
+async def test_batches_never_exceed_batch_rows(store: Store) -> None:
+    for cam in range(5):
+        await add_track(store, f"cam-{cam:04d}", T0, 600, every_s=6)  # 6,000 rows per camera
+    batches: list[Batch] = []
+    config = RetentionConfig(batch_rows=500, batch_pause_s=0)
+    report = await Pruner(store, config, on_batch=batches.append).run(NOW)
+    telemetry = [b for b in batches if b.rule == "telemetry"]
+    assert report.rules["telemetry"].deleted == 30_000 == sum(b.deleted for b in telemetry)
+    assert max(b.scanned for b in telemetry) <= 500
+    assert max(b.deleted for b in telemetry) <= 500
+    assert len(telemetry) >= 30_000 // 500
+    assert report.rules["telemetry"].largest_batch <= 500
+
+
+async def test_a_row_with_a_future_clock_does_not_stop_the_walk(store: Store) -> None:
+    await add_track(store, "cam-0001", T0, 10)
+    await add_track(store, "cam-0002", T0 + timedelta(days=5000), 1)  # a camera whose gateway time was wild
+    await add_track(store, "cam-0003", T0, 10, seq0=100)
+    await Pruner(store, RetentionConfig(batch_rows=10)).run(NOW)
+    assert await store.read(lambda q: [r["device_id"] for r in q.all("SELECT device_id FROM telemetry")]) == [
+        "cam-0002"]
+
+
+async def test_db_prune_cli_prints_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    store = Store(data / "station.db")
+    await store.open()
+    await add_track(store, "cam-0001", T0, 30)
+    await store.close()
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[station]\nid = "S1"\ndata_dir = "{data}"\n[retention]\nbatch_rows = 10\n')
+    code = await _in_thread(main, ["db", "prune", "--config", str(config), "--now", to_iso(NOW)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "telemetry: 30 rows deleted" in out
+    assert "pruned 30 rows (telemetry 30)" in out
+
+
+async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    return await asyncio.to_thread(fn, *args)  # the CLI runs its own event loop
