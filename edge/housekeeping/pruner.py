@@ -115,8 +115,10 @@ class Pruner:
         margin_s = self._config.context_margin_min * 60
         await self._store.write(sql.reset_keep_spans, durable=False)
         for start in range(0, len(spans), _SPAN_CHUNK):
-            chunk = spans[start:start + _SPAN_CHUNK]
-            await self._store.write(lambda tx, chunk=chunk: sql.add_keep_spans(tx, chunk, margin_s), durable=False)
+            def add(tx: Tx, chunk: list[tuple[str, str, str]] = spans[start:start + _SPAN_CHUNK]) -> None:
+                sql.add_keep_spans(tx, chunk, margin_s)
+
+            await self._store.write(add, durable=False)
         return len(spans)
 
     async def vacuum(self, report: PruneReport) -> None:

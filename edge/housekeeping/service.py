@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from edge.housekeeping.config import RetentionConfig
 from edge.housekeeping.metrics import StoreMetrics
 from edge.housekeeping.pruner import Pruner, PruneReport
 from edge.metrics import Metrics
-from edge.store import Store
+from edge.store import Store, StoreError
 from edge.store.prune import table_rows, user_tables
 from edge.supervisor import Service
 
@@ -27,7 +28,6 @@ class StorageService(Service):
         self.metrics = StoreMetrics(metrics, store.path)
         self.pruner = Pruner(store, config, on_batch=self.metrics.observe_batch)
         self.last_report: PruneReport | None = None
-        self.counted = asyncio.Event()  # set after each row count (tests wait on it)
 
     async def serve(self) -> None:
         async with asyncio.TaskGroup() as group:
@@ -45,16 +45,28 @@ class StorageService(Service):
     async def count_rows(self) -> None:
         counts = await self.store.read(lambda q: table_rows(q, user_tables(q)))
         self.metrics.set_rows(counts, time.time())
-        self.counted.set()
 
     async def _prune_loop(self) -> None:
         await asyncio.sleep(min(_FIRST_RUN_DELAY_S, self.config.interval_s))
-        while True:
-            await self.prune_now()
-            await asyncio.sleep(self.config.interval_s)
+        await self._every(self.config.interval_s, self.prune_now, "retention run")
 
     async def _count_loop(self) -> None:
+        await self._every(self.config.row_count_interval_s, self.count_rows, "row count")
+
+    async def _every(self, interval_s: float, job: Callable[[], Awaitable[object]], what: str) -> None:
+        # A store outage (full disk, I/O errors) fails a run; it is retried at the next interval rather
+        # than failing the service, whose restarts would spend the daemon's restart budget.
+        failing = False
         while True:
-            await self.count_rows()
-            await asyncio.sleep(self.config.row_count_interval_s)
+            try:
+                await job()
+            except StoreError as exc:
+                if not failing:
+                    log.warning("%s failed, retrying every %.0f s: %s", what, interval_s, exc)
+                failing = True
+            else:
+                if failing:
+                    log.warning("%s works again", what)
+                failing = False
+            await asyncio.sleep(interval_s)
 

@@ -3,13 +3,13 @@ pending outbox rows, bounded batches, and the CLI's one-shot run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.storage import (add_alert, add_dead_letter, add_event, add_footage, add_outbox, add_track, count,
-                             link_case)
+from support.storage import add_alert, add_dead_letter, add_event, add_footage, add_outbox, add_track, count, link_case
 
 from edge.cli import main
 from edge.housekeeping.config import RetentionConfig
@@ -150,14 +150,25 @@ async def test_db_prune_cli_prints_progress(tmp_path: Path, capsys: pytest.Captu
     await store.close()
     config = tmp_path / "edge.toml"
     config.write_text(f'[station]\nid = "S1"\ndata_dir = "{data}"\n[retention]\nbatch_rows = 10\n')
-    code = await _in_thread(main, ["db", "prune", "--config", str(config), "--now", to_iso(NOW)])
+    # The CLI runs its own event loop: in a thread, as from a shell.
+    code = await asyncio.to_thread(main, ["db", "prune", "--config", str(config), "--now", to_iso(NOW)])
     out = capsys.readouterr().out
     assert code == 0
     assert "telemetry: 30 rows deleted" in out
     assert "pruned 30 rows (telemetry 30)" in out
 
 
-async def _in_thread(fn, *args):  # type: ignore[no-untyped-def]
-    import asyncio
 
-    return await asyncio.to_thread(fn, *args)  # the CLI runs its own event loop
+def test_db_prune_cli_refuses_a_bad_time_and_a_missing_database(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[station]\nid = "S1"\ndata_dir = "{tmp_path / "nowhere"}"\n')
+    with pytest.raises(SystemExit) as exit_info:
+        main(["db", "prune", "--config", str(config), "--now", "yesterday"])
+    assert exit_info.value.code == 2
+    assert "not an ISO time with a zone: 'yesterday'" in capsys.readouterr().err
+    assert main(["db", "prune", "--config", str(config)]) == 1
+    assert f"no database at {tmp_path / 'nowhere' / 'station.db'}" in capsys.readouterr().err
+    config.write_text('[station]\nid = "S1"\n[retention]\ntelemetry_days = 7\n')
+    assert main(["db", "prune", "--config", str(config)]) == 2
+    assert "retention.telemetry_days (7) is shorter" in capsys.readouterr().err

@@ -79,3 +79,37 @@ async def test_prune_vacuum_and_checkpoint_shrink_the_file(tmp_path: Path) -> No
         assert await store.read(lambda q: q.scalar("PRAGMA freelist_count")) == 0
     finally:
         await store.close()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=7m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.fail(f"this test needs to mount a small tmpfs (root): {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_conversion_that_finds_no_room_is_logged_and_the_store_still_opens(
+        tiny_fs: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tiny_fs / "station.db"
+    conn = sqlite3.connect(path, isolation_level=None)  # rollback journal: the setup itself fits
+    apply_migrations(conn)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO dead_letter (at, source, channel, reason, detail, payload, payload_size)"
+                     " VALUES ('2026-01-01T00:00:00.000000Z', 'mqtt', 't', 'r', 'd', ?, 1)", [(b"\0" * 50_000,)] * 80)
+    conn.execute("COMMIT")
+    conn.close()  # about 4 MB on a 7 MB disk: VACUUM cannot write its 4 MB copy
+    caplog.set_level(logging.WARNING, logger="edge.store.vacuum")
+    store = Store(path)
+    await store.open()
+    try:
+        assert await count(store, "SELECT count(*) FROM dead_letter") == 80
+    finally:
+        await store.close()
+    assert any("converting the database to incremental auto_vacuum failed" in r.getMessage() for r in caplog.records)
+    assert _auto_vacuum(path) == 0
