@@ -99,7 +99,7 @@ def mb(n: int) -> str:
 
 
 async def main(rows_per_day: int, days: int) -> int:
-    with tempfile.TemporaryDirectory(prefix="growth-", dir=Path.cwd() / "bench") as tmp:
+    with tempfile.TemporaryDirectory(prefix="station-edge-growth-") as tmp:
         path = Path(tmp) / "station.db"
         store = Store(path)
         await store.open()
