@@ -14,7 +14,7 @@ from support.storage import add_alert, add_dead_letter, add_event, add_footage, 
 from edge.cli import main
 from edge.housekeeping.config import RetentionConfig
 from edge.housekeeping.pruner import Pruner
-from edge.store import Store
+from edge.store import Store, Tx
 from edge.store.prune import Batch
 from edge.timeutil import to_iso
 
@@ -172,3 +172,58 @@ def test_db_prune_cli_refuses_a_bad_time_and_a_missing_database(tmp_path: Path,
     config.write_text('[station]\nid = "S1"\n[retention]\ntelemetry_days = 7\n')
     assert main(["db", "prune", "--config", str(config)]) == 2
     assert "retention.telemetry_days (7) is shorter" in capsys.readouterr().err
+
+
+async def test_ingest_records_go_only_when_no_footage_needs_them(store: Store) -> None:
+    from edge.store import expected_footage
+    from edge.store import footage as footage_rows
+
+    old, recent = NOW - timedelta(days=120), NOW - timedelta(days=10)
+
+    def sessions(tx: Tx) -> None:
+        for ingest_id, source, state, at in (("a" * 32, "upload", "terminated", old),
+                                             ("b" * 32, "upload", "duplicate", old),
+                                             ("c" * 32, "upload", "terminated", recent),
+                                             ("d" * 32, "dock", "terminated", old),
+                                             ("e" * 32, "upload", "receiving", old)):
+            footage_rows.ingest_create(tx, {"id": ingest_id, "source": source, "device_id": "cam-0001",
+                                            "actor": "device:cam-0001", "file_name": f"{ingest_id[0]}.mp4",
+                                            "length": 10, "state": state, "created_at": to_iso(at)})
+
+    await store.write(sessions)
+    kept_footage = await add_footage(store, "cam-0001", T0, 60, name="kept.mp4", ingested_at=old)  # a complete ingest
+    gone_footage = await add_footage(store, "cam-0001", T0 + timedelta(hours=2), 60, name="gone.mp4", ingested_at=old)
+    await store.write(lambda tx: footage_rows.tombstone(tx, gone_footage, reason="retention", at=to_iso(old)))
+
+    def announcements(tx: Tx) -> None:
+        for name, footage_id, sos in (("kept.mp4", kept_footage, False), ("gone.mp4", gone_footage, False),
+                                      ("never.mp4", None, False), ("held.mp4", None, True)):
+            expected_footage.announce(tx, device_id="cam-0001", file_name=name, officer_no=None, device_start=T0,
+                                      device_end=T0 + timedelta(minutes=1), size_bytes=10, sha256="0" * 64,
+                                      marked=False, sos=sos, announced_at=old, announced_device_ts=old,
+                                      deadline_at=old)
+            if footage_id is not None:
+                expected_footage.fulfil(tx, "cam-0001", name, 10, "0" * 64, str(footage_id), at=old)
+
+    await store.write(announcements)
+    await Pruner(store, RetentionConfig(ingest_records_days=90)).run(NOW)
+    ingests = await store.read(lambda q: {r["id"]: r["state"] for r in q.all("SELECT id, state FROM ingests")})
+    # a, b (old upload sessions without footage) go; c (recent), d (dock), e (open) and the footage's stay.
+    assert {i[0]: state for i, state in ingests.items() if len(set(i)) == 1} == {
+        "c": "terminated", "d": "terminated", "e": "receiving"}
+    assert len(ingests) == 5  # + the two footage rows' own ingests
+    names = await store.read(lambda q: sorted(r["file_name"] for r in q.all("SELECT file_name FROM expected_footage")))
+    assert names == ["held.mp4", "kept.mp4", "never.mp4"]
+
+
+async def test_an_acked_footage_entry_stays_while_its_file_does(store: Store) -> None:
+    from edge.store import footage as footage_rows
+
+    footage_id = await add_footage(store, "cam-0001", T0, 60)
+    sha = await store.read(lambda q: q.scalar("SELECT sha256 FROM footage WHERE id = ?", (footage_id,)))
+    await add_outbox(store, f"footage:{sha}", "acked", NOW - timedelta(days=100))
+    await Pruner(store, RetentionConfig()).run(NOW)
+    assert await count(store, "SELECT count(*) FROM outbox") == 1
+    await store.write(lambda tx: footage_rows.tombstone(tx, footage_id, reason="retention", at=to_iso(NOW)))
+    await Pruner(store, RetentionConfig()).run(NOW)
+    assert await count(store, "SELECT count(*) FROM outbox") == 0
