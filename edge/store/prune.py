@@ -22,23 +22,25 @@ from dataclasses import dataclass
 from edge.store.queries import Queries, Tx
 
 # Footage whose context must stay: (device_id, start, end) in the device clock, like telemetry.device_ts.
-# Start: the recording's device time (ingest time when the camera gave none); end: the announcement's
-# device_end, else start + the probed duration, else start. ISO texts are fixed width, so they compare.
+# Start: the camera's announcement (device_start), else the recording's device time, else (a dock copy
+# with no time) its ingest time. End: the announcement's device_end, else start + the probed duration,
+# else start. ISO texts are fixed width, so they compare as times.
 KEEP_SPANS_SQL = """
 WITH held(id) AS (
     SELECT id FROM footage WHERE state != 'deleted' AND (hold = 1 OR marked = 1)
     UNION
     SELECT CAST(footage_id AS INTEGER) FROM case_links WHERE state IN ('linked', 'review')
+), clips AS (
+    SELECT f.device_id, coalesce(e.device_start, f.recorded_at, f.ingested_at) AS start_ts, e.device_end,
+           CAST(ceil(json_extract(f.media, '$.duration_s')) AS INTEGER) AS duration_s
+    FROM held h JOIN footage f ON f.id = h.id AND f.state != 'deleted'
+    LEFT JOIN expected_footage e ON e.device_id = f.device_id AND e.file_name = f.file_name
 )
-SELECT f.device_id AS device_id,
-       coalesce(f.recorded_at, f.ingested_at) AS start_ts,
-       coalesce(e.device_end,
-                strftime('%Y-%m-%dT%H:%M:%S', coalesce(f.recorded_at, f.ingested_at),
-                         '+' || CAST(ceil(json_extract(f.media, '$.duration_s')) AS INTEGER) || ' seconds')
-                || '.999999Z',
-                coalesce(f.recorded_at, f.ingested_at)) AS end_ts
-FROM held h JOIN footage f ON f.id = h.id AND f.state != 'deleted'
-LEFT JOIN expected_footage e ON e.device_id = f.device_id AND e.file_name = f.file_name
+SELECT device_id, start_ts,
+       coalesce(device_end,
+                strftime('%Y-%m-%dT%H:%M:%S', start_ts, '+' || duration_s || ' seconds') || '.999999Z',
+                start_ts) AS end_ts
+FROM clips
 UNION ALL
 SELECT device_id, device_start, device_end FROM expected_footage
 WHERE hold_reason IS NOT NULL AND fulfilled_at IS NULL

@@ -227,3 +227,18 @@ async def test_an_acked_footage_entry_stays_while_its_file_does(store: Store) ->
     await store.write(lambda tx: footage_rows.tombstone(tx, footage_id, reason="retention", at=to_iso(NOW)))
     await Pruner(store, RetentionConfig()).run(NOW)
     assert await count(store, "SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_sos_announcement_not_yet_arrived_keeps_its_context(store: Store) -> None:
+    from edge.store import expected_footage
+
+    clip = T0 + timedelta(hours=1)
+    await add_track(store, "cam-0001", T0, 120)
+    await store.write(lambda tx: expected_footage.announce(
+        tx, device_id="cam-0001", file_name="sos.mp4", officer_no=None, device_start=clip,
+        device_end=clip + timedelta(minutes=10), size_bytes=10, sha256="0" * 64, marked=False, sos=True,
+        announced_at=clip, announced_device_ts=clip, deadline_at=clip + timedelta(days=1)))
+    await Pruner(store, RetentionConfig(context_margin_min=0)).run(NOW)
+    kept = await store.read(lambda q: [r["device_ts"] for r in q.all("SELECT device_ts FROM telemetry")])
+    assert len(kept) == 11  # one fix a minute over [clip, clip + 10 min]
+    assert min(kept) >= to_iso(clip) and max(kept) <= to_iso(clip + timedelta(minutes=10))
