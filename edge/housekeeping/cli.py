@@ -57,7 +57,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 async def _prune(path: Path, retention: RetentionConfig, now: datetime | None) -> PruneReport:
-    store = Store(path)
+    store = Store(path, convert_limit_bytes=None)  # offline: a large file may take its time to convert
     await store.open()
     try:
         return await Pruner(store, retention, on_rule=_progress).run(now)

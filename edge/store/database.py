@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from edge.store.migrations import apply_migrations
 from edge.store.queries import Queries, Tx
-from edge.store.vacuum import ensure_incremental_vacuum
+from edge.store.vacuum import START_CONVERSION_LIMIT, ensure_incremental_vacuum
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,10 @@ class Store:
         *,
         readers: int = 4,
         on_commit: Callable[[float, int], None] | None = None,
+        convert_limit_bytes: int | None = START_CONVERSION_LIMIT,
     ) -> None:
         self.path = path
+        self._convert_limit = convert_limit_bytes  # see edge/store/vacuum.py; None: convert whatever the size
         self._readers = readers
         self._on_commit = on_commit  # (seconds from enqueue to commit of the oldest job, jobs in group)
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -195,7 +197,7 @@ class Store:
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path)
-            ensure_incremental_vacuum(conn)
+            ensure_incremental_vacuum(conn, self._convert_limit)
             version = apply_migrations(conn)
         except BaseException as exc:  # noqa: BLE001 - handed to the opener, which re-raises
             if conn is not None:

@@ -25,16 +25,27 @@ log = logging.getLogger(__name__)
 INCREMENTAL = 2  # PRAGMA auto_vacuum value
 
 
-def ensure_incremental_vacuum(conn: sqlite3.Connection) -> bool:
+# Converting at start holds the start up (systemd's start timeout and watchdog run meanwhile), so a large
+# file is left to ``station-edge db prune``, run once with the daemon stopped.
+START_CONVERSION_LIMIT = 256 * 2**20
+
+
+def ensure_incremental_vacuum(conn: sqlite3.Connection, limit_bytes: int | None = START_CONVERSION_LIMIT) -> bool:
     """Convert a database made without auto_vacuum (one VACUUM, once); True if it converted.
 
-    A failure (typically: not enough free disk for the copy VACUUM writes) is logged and the database
-    is used as it is: start-up never fails for want of shrinking.
+    A file above ``limit_bytes`` is not converted (logged: how to do it). A failure (typically: not enough
+    free disk for the copy VACUUM writes) is logged and the database is used as it is: start-up never fails
+    for want of shrinking.
     """
     if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL:
         return False
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    if limit_bytes is not None and pages * page_size > limit_bytes:
+        log.warning("database (%.1f MB) has no incremental auto_vacuum, so pruned rows do not give space back "
+                    "to the disk; converting it takes a while: stop the daemon and run 'station-edge db prune "
+                    "--config ...' once (it converts, then prunes)", pages * page_size / 1e6)
+        return False
     log.warning("database has no incremental auto_vacuum: converting it once with VACUUM (%.1f MB; needs as "
                 "much free disk again, and this start waits for it)", pages * page_size / 1e6)
     started = time.monotonic()

@@ -113,3 +113,28 @@ async def test_a_conversion_that_finds_no_room_is_logged_and_the_store_still_ope
         await store.close()
     assert any("converting the database to incremental auto_vacuum failed" in r.getMessage() for r in caplog.records)
     assert _auto_vacuum(path) == 0
+
+
+async def test_a_large_old_database_is_left_for_db_prune_to_convert(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from edge.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "station.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    apply_migrations(conn)
+    conn.close()
+    caplog.set_level(logging.WARNING, logger="edge.store.vacuum")
+    store = Store(path, convert_limit_bytes=1)  # "large": above the limit the daemon does not convert at start
+    await store.open()
+    await store.close()
+    assert _auto_vacuum(path) == 0
+    assert any("run 'station-edge db prune" in r.getMessage() for r in caplog.records)
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[station]\nid = "S1"\ndata_dir = "{data}"\n')
+    assert await asyncio.to_thread(main, ["db", "prune", "--config", str(config)]) == 0
+    assert _auto_vacuum(path) == 2
