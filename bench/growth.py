@@ -124,12 +124,14 @@ async def main(rows_per_day: int, days: int) -> int:
                 print(f"growth_day{day + 1}: telemetry rows {rows}, database {mb(total.database)} + WAL "
                       f"{mb(total.wal)} = {mb(total.total)}; wrote {rows_per_day} rows in {write_s:.1f} s, "
                       f"pruned {report.rules['telemetry'].deleted} in {report.seconds:.1f} s "
-                      f"({report.vacuumed_pages} pages given back)", flush=True)
+                      f"({report.vacuumed_pages} pages given back; slowest vacuum step "
+                      f"{report.slowest_vacuum_ms:.1f} ms, checkpoint "
+                      f"{report.checkpoint.ms if report.checkpoint else 0:.1f} ms)", flush=True)
         finally:
             await store.close()
         kept = [b.ms for b in batches if b.rule == "telemetry" and b.deleted]
         if kept:
-            q = statistics.quantiles(kept, n=100)
+            q = statistics.quantiles(kept, n=100, method="inclusive")
             print(f"growth_prune_batch_ms: p50 {q[49]:.2f}, p99 {q[98]:.2f}, max {max(kept):.2f} "
                   f"(writer held per batch; largest batch {max(b.scanned for b in batches)} rows)")
         print(ratio_line)
@@ -167,6 +169,7 @@ async def last_day(store: Store, pruner: Pruner, day: int, rows: int, day_end: d
     report.rules["telemetry"].deleted += first.rules["telemetry"].deleted
     report.seconds += first.seconds
     report.vacuumed_pages += first.vacuumed_pages
+    report.slowest_vacuum_ms = max(report.slowest_vacuum_ms, first.slowest_vacuum_ms)
     ours = during[0] / during[1]
     baseline = (before[0] + after[0]) / (before[1] + after[1])
     line = (f"growth_telemetry_during_prune: ours {ours:,.0f} rows/s, baseline {baseline:,.0f} rows/s, ratio "
