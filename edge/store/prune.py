@@ -114,7 +114,8 @@ class Batch:
     rule: str
     scanned: int  # rows in the rowid range (at most the batch size)
     deleted: int
-    ms: float  # time the statements held the writer
+    ms: float  # time the statements held the writer (wall clock)
+    cpu_ms: float  # of which the writer thread ran (the rest: waiting for the CPU or the disk)
     next_lo: int | None  # where the next batch starts; None when the rule is done
 
 
@@ -125,7 +126,7 @@ def first_rowid(q: Queries, rule: Rule) -> int | None:
 
 def delete_batch(tx: Tx, rule: Rule, lo: int, rows: int, cutoff: str) -> Batch:
     """Delete what ``rule`` allows among the ``rows`` rows from rowid ``lo`` on (one writer job)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     hi_value = tx.scalar(f"SELECT rowid FROM {rule.table} WHERE rowid >= ? ORDER BY rowid LIMIT 1 OFFSET ?",
                          (lo, rows))
     hi = int(hi_value) if hi_value is not None else (1 << 63) - 1
@@ -144,7 +145,7 @@ def delete_batch(tx: Tx, rule: Rule, lo: int, rows: int, cutoff: str) -> Batch:
         deleted = tx.execute(f"DELETE FROM {rule.table} WHERE {where}", params).rowcount
     done = hi_value is None or not scanned_old["old"]
     return Batch(rule.name, int(scanned_old["n"]), deleted, (time.perf_counter() - started) * 1000,
-                 None if done else hi)
+                 (time.thread_time() - cpu) * 1000, None if done else hi)
 
 
 def table_rows(q: Queries, tables: Sequence[str]) -> dict[str, int]:
