@@ -52,8 +52,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
         print(f"no database at {config.database_path}", file=sys.stderr)
         return 1
     report = asyncio.run(_prune(config.database_path, config.retention, args.now))
-    print(report.summary())
-    return 0
+    print(report.summary(), file=sys.stderr if report.failed else sys.stdout)
+    return 1 if report.failed else 0
 
 
 async def _prune(path: Path, retention: RetentionConfig, now: datetime | None) -> PruneReport:
@@ -66,6 +66,9 @@ async def _prune(path: Path, retention: RetentionConfig, now: datetime | None) -
 
 
 def _progress(rule: RuleReport) -> None:
+    if rule.error:
+        print(f"{rule.name}: failed: {rule.error}", file=sys.stderr, flush=True)
+        return
     print(f"{rule.name}: {rule.deleted} rows deleted before {rule.cutoff} in {rule.batches} batch(es)"
           f" (largest {rule.largest_batch} rows, slowest {rule.slowest_batch_ms:.1f} ms"
           + (f", {rule.kept_spans} footage spans kept" if rule.kept_spans else "") + ")", flush=True)

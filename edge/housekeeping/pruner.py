@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from edge.housekeeping.config import RetentionConfig
-from edge.store import Store, Tx
+from edge.store import Store, StoreError, Tx
 from edge.store import prune as sql
 from edge.store.vacuum import Checkpoint, FileSizes, checkpoint, file_sizes, vacuum_step
 from edge.timeutil import to_iso, utcnow
@@ -34,6 +34,7 @@ class RuleReport:
     largest_batch: int = 0  # rows scanned by the largest batch (never above batch_rows)
     slowest_batch_ms: float = 0.0
     kept_spans: int = 0
+    error: str = ""  # the rule stopped on a store error (the others still ran)
 
 
 @dataclass
@@ -55,8 +56,14 @@ class PruneReport:
         parts = [f"{r.name} {r.deleted}" for r in self.rules.values() if r.deleted]
         sizes = (f"; database {self.before.total / 1e6:.1f} -> {self.after.total / 1e6:.1f} MB"
                  if self.before and self.after else "")
+        failed = [f"{r.name} ({r.error})" for r in self.rules.values() if r.error]
         return (f"pruned {self.deleted} rows ({', '.join(parts) or 'nothing due'}) in {self.seconds:.1f} s, "
-                f"{self.vacuumed_pages} pages given back{sizes}")
+                f"{self.vacuumed_pages} pages given back{sizes}"
+                + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+
+    @property
+    def failed(self) -> bool:
+        return any(r.error for r in self.rules.values())
 
 
 class Pruner:
@@ -73,7 +80,12 @@ class Pruner:
         moment = now or utcnow()
         report = PruneReport(before=file_sizes(self._store.path))
         for rule in sql.RULES:
-            result = await self.prune_rule(rule, moment)
+            try:
+                result = await self.prune_rule(rule, moment)
+            except StoreError as exc:
+                # One rule's failure (a constraint, a full disk) must not keep the others from running.
+                log.error("retention rule %s failed: %s", rule.name, exc)
+                result = RuleReport(rule.name, "", error=str(exc))
             report.rules[rule.name] = result
             if self._on_rule is not None:
                 self._on_rule(result)
@@ -103,7 +115,7 @@ class Pruner:
                 self._on_batch(batch)
             # Keep each batch near the target: halve while slow, grow back while quick.
             if batch.ms > config.batch_target_ms:
-                size = max(10, size // 2)
+                size = max(1, size // 2)
             elif batch.ms < config.batch_target_ms / 4:
                 size = min(config.batch_rows, size * 2)
             lo = batch.next_lo

@@ -76,7 +76,8 @@ RULES: tuple[Rule, ...] = (
          "SELECT 1 FROM footage f WHERE f.sha256 = substr(outbox.dedupe_key, 9) AND f.state = 'good'))"),
     # Upload sessions that produced no footage of their own (abandoned, or a duplicate of a stored file);
     # ingests behind footage rows and dock bookkeeping are kept (they are the footage's provenance). No
-    # index leads from ingests to footage, so these rows cost a scan each: the batches shrink to fit.
+    # index leads from ingests to footage or dock_files (the foreign keys' own checks scan them too), so
+    # each row costs a scan of both: the batches shrink to fit, down to one row.
     Rule("ingests", "ingests", "created_at",
          "source = 'upload' AND state IN ('terminated', 'duplicate') AND updated_at < :cutoff"
          " AND NOT EXISTS (SELECT 1 FROM footage f WHERE f.ingest_id = ingests.id)"),

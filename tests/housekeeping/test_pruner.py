@@ -242,3 +242,25 @@ async def test_an_sos_announcement_not_yet_arrived_keeps_its_context(store: Stor
     kept = await store.read(lambda q: [r["device_ts"] for r in q.all("SELECT device_ts FROM telemetry")])
     assert len(kept) == 11  # one fix a minute over [clip, clip + 10 min]
     assert min(kept) >= to_iso(clip) and max(kept) <= to_iso(clip + timedelta(minutes=10))
+
+
+async def test_a_rule_that_fails_does_not_stop_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    store = Store(data / "station.db")
+    await store.open()
+    await add_track(store, "cam-0001", T0, 30)
+    await add_dead_letter(store, T0)
+    # A guard like the custody log's: this database refuses to delete dead letters.
+    await store.write(lambda tx: tx.execute("CREATE TRIGGER keep_dead_letters BEFORE DELETE ON dead_letter"
+                                            " BEGIN SELECT RAISE(ABORT, 'dead letters are kept here'); END"))
+    report = await Pruner(store, RetentionConfig()).run(NOW)
+    assert report.failed and "dead letters are kept here" in report.rules["dead_letters"].error
+    assert report.rules["telemetry"].deleted == 30 and report.checkpoint is not None
+    assert "FAILED: dead_letters" in report.summary()
+    await add_track(store, "cam-0002", T0, 5)
+    await store.close()
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[station]\nid = "S1"\ndata_dir = "{data}"\n')
+    assert await asyncio.to_thread(main, ["db", "prune", "--config", str(config), "--now", to_iso(NOW)]) == 1
+    captured = capsys.readouterr()
+    assert "dead_letters: failed" in captured.err and "telemetry: 5 rows deleted" in captured.out
