@@ -31,7 +31,7 @@ class RetentionConfig(ConfigSection):
     batch_rows: Annotated[int, Field(ge=10, le=100_000)] = 2000
     batch_target_ms: Annotated[float, Field(gt=0)] = 5.0
     batch_pause_s: Annotated[float, Field(ge=0, le=10)] = 0.005
-    # Free pages given back to the filesystem per vacuum step (4 KiB each).
+    # Free pages given back to the filesystem per vacuum step (4 KiB each; fewer while steps are slow).
     vacuum_pages: Annotated[int, Field(ge=1, le=1_000_000)] = 128
     # Exact rows per table for /metrics, counted on a reader this often (a count is a full index scan).
     row_count_interval_s: Annotated[float, Field(gt=0)] = 300.0

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from edge.housekeeping.config import RetentionConfig
 from edge.store import Store, StoreError, Tx
 from edge.store import prune as sql
-from edge.store.vacuum import Checkpoint, FileSizes, checkpoint, file_sizes, vacuum_step
+from edge.store.vacuum import Checkpoint, FileSizes, VacuumStep, checkpoint, file_sizes, vacuum_step
 from edge.timeutil import to_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -135,15 +135,24 @@ class Pruner:
 
     async def vacuum(self, report: PruneReport) -> None:
         """Give free pages back to the filesystem in small steps, other writes in between."""
-        pages = self._config.vacuum_pages
+        config = self._config
+        pages = config.vacuum_pages
         while True:
-            step = await self._store.maintain(lambda tx: vacuum_step(tx, pages))
+            def job(tx: Tx, pages: int = pages) -> VacuumStep:
+                return vacuum_step(tx, pages)
+
+            step = await self._store.maintain(job)
             report.vacuum_steps += 1
             report.vacuumed_pages += step.freed_pages
             report.slowest_vacuum_ms = max(report.slowest_vacuum_ms, step.ms)
             if step.freed_pages == 0 or step.free_pages_left == 0:
                 return
-            await asyncio.sleep(self._config.batch_pause_s)
+            # Same pacing as the delete batches: fewer pages while a step is slow.
+            if step.ms > config.batch_target_ms:
+                pages = max(1, pages // 2)
+            elif step.ms < config.batch_target_ms / 4:
+                pages = min(config.vacuum_pages, pages * 2)
+            await asyncio.sleep(config.batch_pause_s)
 
     async def checkpoint(self, *, patience_s: float = 5.0) -> Checkpoint:
         """Truncate the WAL once the writer has had nothing queued for a few checks (or after patience_s)."""
