@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,9 +131,12 @@ def _plugin_commands() -> list[Registrar]:
     from edge.bodycam import cli as bodycam_cli
     from edge.cases import cli as cases_cli
     from edge.custody import cli as custody_cli
+    from edge.housekeeping import cli as housekeeping_cli
     from edge.store import cli as store_cli
 
-    return [cases_cli.register, bodycam_cli.register, custody_cli.register, store_cli.register]
+    # One `db` group: the store's read-only inspection, plus housekeeping's `prune` (which writes).
+    db = functools.partial(store_cli.register, more_actions=(housekeeping_cli.add_prune,))
+    return [cases_cli.register, bodycam_cli.register, custody_cli.register, db]
 
 
 COMMAND_ENTRY_POINTS = "station_edge.commands"

@@ -22,6 +22,7 @@ from edge.bodycam.footage.config import FootageConfig
 from edge.cases.config import CasesConfig
 from edge.config_section import ConfigSection
 from edge.custody.config import CustodyConfig
+from edge.housekeeping.config import RetentionConfig, check_covers_footage
 from edge.kiosk.config import KioskSection
 from edge.web.config import DeviceAuthConfig
 
@@ -182,6 +183,12 @@ class Config(ConfigSection):
     cases: CasesConfig = CasesConfig()
     kiosk: KioskSection = KioskSection()  # runs only with services.kiosk
     custody: CustodyConfig = CustodyConfig()
+    retention: RetentionConfig = RetentionConfig()  # bounded storage (edge/housekeeping/)
+
+    @model_validator(mode="after")
+    def _retention_covers_footage(self) -> Self:
+        check_covers_footage(self.retention, self.footage.routine_retention_days)
+        return self
 
     @property
     def database_path(self) -> Path:

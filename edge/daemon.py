@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from edge.bodycam.footage.service import FootageService
     from edge.bodycam.service import BodycamService
     from edge.cases.wiring import CaseParts
+    from edge.housekeeping.service import StorageService
     from edge.kiosk.service import KioskService
 
 from edge.alerts import AlertBus
@@ -65,6 +66,7 @@ class Daemon:
         self.footage: FootageService | None = None
         self.cases: CaseParts | None = None  # footage ingest calls self.cases.domain.footage_arrived
         self.kiosk: KioskService | None = None
+        self.storage: StorageService | None = None
 
     async def run(self, stop: asyncio.Event | None = None) -> int:
         loop = asyncio.get_running_loop()
@@ -174,6 +176,11 @@ class Daemon:
 
             self.kiosk = kiosk_wiring.build(parts, self.config.kiosk)
             services.append(self.kiosk)
+        if self.config.retention.enabled:
+            from edge.housekeeping.service import StorageService
+
+            self.storage = StorageService(self.config.retention, self.store, self.metrics)
+            services.append(self.storage)
         if self.config.services.http:
             self.http = HttpService(build_app(ctx, *route_adders), self.config.http.host, self.config.http.port)
             services.append(self.http)

@@ -15,7 +15,7 @@ COMMANDS = [[], ["run"], ["check-config"], ["demo"], ["version"], ["status"], ["
             ["devices"], ["devices", "add"], ["devices", "list"], ["devices", "assign"], ["devices", "remove"],
             ["devices", "provision"],
             ["officers"], ["officers", "add"], ["officers", "list"], ["sim", "bodycams"], ["sim", "uploads"],
-            ["sim", "dock"], ["sim", "kiosk"], ["db"], ["db", "tables"], ["db", "query"]]
+            ["sim", "dock"], ["sim", "kiosk"], ["db"], ["db", "tables"], ["db", "query"], ["db", "prune"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")

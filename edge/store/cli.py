@@ -7,7 +7,7 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeAlias
 
@@ -109,10 +109,11 @@ def _source(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: an aligned table)")
 
 
-def register(commands: Commands) -> None:
-    db = commands.add_parser("db", help="inspect the station database (read-only)", description=(
+def register(commands: Commands, more_actions: Sequence[Callable[[Commands], None]] = ()) -> None:
+    db = commands.add_parser("db", help="inspect the station database; apply retention", description=(
         "Look into the station database without changing it: list tables with row counts, or run one "
-        "read-only SQL statement. Works beside a running daemon. Write statements are refused."))
+        "read-only SQL statement (write statements are refused). Both work beside a running daemon. "
+        "`prune` applies the [retention] section now."))
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     tables = actions.add_parser("tables", help="list tables and views with their row counts",
                                 description="List every table (and view) with its row count.")
@@ -128,3 +129,5 @@ def register(commands: Commands) -> None:
                        help="a named parameter for :NAME in the statement (repeat)")
     query.add_argument("--limit", type=int, help="print at most this many rows")
     query.set_defaults(func=cmd_query)
+    for add in more_actions:
+        add(actions)

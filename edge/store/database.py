@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from edge.store.migrations import apply_migrations
 from edge.store.queries import Queries, Tx
+from edge.store.vacuum import START_CONVERSION_LIMIT, ensure_incremental_vacuum
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only = ON")
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new file: auto_vacuum can only be chosen before the first table (edge/store/vacuum.py).
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -71,6 +75,7 @@ class _Job:
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
     enqueued: float = field(default_factory=time.perf_counter)
+    outside_tx: bool = False  # maintenance (checkpoint, vacuum): runs alone, between transactions
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -91,8 +96,10 @@ class Store:
         *,
         readers: int = 4,
         on_commit: Callable[[float, int], None] | None = None,
+        convert_limit_bytes: int | None = START_CONVERSION_LIMIT,
     ) -> None:
         self.path = path
+        self._convert_limit = convert_limit_bytes  # see edge/store/vacuum.py; None: convert whatever the size
         self._readers = readers
         self._on_commit = on_commit  # (seconds from enqueue to commit of the oldest job, jobs in group)
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -131,6 +138,21 @@ class Store:
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(fn, durable, future, loop))
         return await future
+
+    async def maintain(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` on the writer's connection outside any transaction (PRAGMAs such as wal_checkpoint
+        that refuse to run inside one); the jobs queued before it commit first."""
+        if not self.is_open:
+            raise StoreClosedError("store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, True, future, loop, outside_tx=True))
+        return await future
+
+    @property
+    def pending_writes(self) -> int:
+        """Jobs waiting for the writer (approximate): housekeeping waits for a calm moment on it."""
+        return self._queue.qsize()
 
     async def read(self, fn: Callable[[Queries], T]) -> T:
         """Run ``fn`` on a read-only connection in the reader pool (sees committed data only)."""
@@ -175,6 +197,7 @@ class Store:
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path)
+            ensure_incremental_vacuum(conn, self._convert_limit)
             version = apply_migrations(conn)
         except BaseException as exc:  # noqa: BLE001 - handed to the opener, which re-raises
             if conn is not None:
@@ -200,15 +223,41 @@ class Store:
                         break
                     group.append(item)
                 jobs: list[_Job] = group  # type: ignore[assignment]
-                wanted = "FULL" if any(job.durable for job in jobs) else "NORMAL"
-                if wanted != synchronous:
-                    conn.execute(f"PRAGMA synchronous = {wanted}")
-                    synchronous = wanted
-                self._commit_group(conn, jobs)
+                segment: list[_Job] = []
+                for job in jobs:
+                    if job.outside_tx:
+                        synchronous = self._commit_segment(conn, segment, synchronous)
+                        segment = []
+                        self._run_outside_tx(conn, job)
+                    else:
+                        segment.append(job)
+                synchronous = self._commit_segment(conn, segment, synchronous)
                 if stop_after:
                     break
         finally:
             conn.close()
+
+    def _commit_segment(self, conn: sqlite3.Connection, jobs: list[_Job], synchronous: str) -> str:
+        if not jobs:
+            return synchronous
+        wanted = "FULL" if any(job.durable for job in jobs) else "NORMAL"
+        if wanted != synchronous:
+            conn.execute(f"PRAGMA synchronous = {wanted}")
+        self._commit_group(conn, jobs)
+        return wanted
+
+    def _run_outside_tx(self, conn: sqlite3.Connection, job: _Job) -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = job.fn(Tx(conn))
+        except BaseException as exc:  # noqa: BLE001 - delivered to the job's awaiting caller
+            error = _wrap(exc) if isinstance(exc, sqlite3.Error) else exc
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        with contextlib.suppress(RuntimeError):
+            job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []

@@ -60,6 +60,11 @@ class Tx(Queries):
     def executemany(self, sql: str, rows: Iterable[Params]) -> int:
         return self._conn.executemany(sql, rows).rowcount
 
+    def run_script(self, sql: str) -> None:
+        """Run statements to completion in autocommit mode: only inside ``Store.maintain`` (it commits
+        any open transaction first). PRAGMA incremental_vacuum needs it: one step frees one page."""
+        self._conn.executescript(sql)
+
     def insert_all(self, table: str, rows: Iterable[dict[str, Any]], *, ignore: bool = False) -> None:
         """Bulk insert of dict rows into an existing table (columns taken from the first row)."""
         sqlite_utils.Database(self._conn).table(table).insert_all(

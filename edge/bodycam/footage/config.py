@@ -24,6 +24,9 @@ class FootageConfig(ConfigSection):
     high_watermark_pct: Annotated[float, Field(gt=0, le=100)] = 85.0
     critical_watermark_pct: Annotated[float, Field(gt=0, le=100)] = 95.0
     hard_floor_mb: Annotated[int, Field(ge=0)] = 512
+    # One budget, in GiB, for footage, partial uploads, thumbnails, the database and its WAL together; the
+    # watermarks then apply to it as well as to the filesystem. None: the footage filesystem is the budget.
+    disk_budget_gb: Annotated[float, Field(gt=0)] | None = None
     disk_check_interval_s: Annotated[float, Field(gt=0)] = 10.0
     # Routine footage is kept at least this long; below 183 days needs retention_override_reason (it is
     # written to the custody log at every start).

@@ -20,6 +20,7 @@ from edge.alerts import AlertBus
 from edge.bodycam.events import EventWriter
 from edge.bodycam.footage import routes_footage, routes_uploads
 from edge.bodycam.footage.announcements import LateAnnouncements
+from edge.bodycam.footage.budget import UsageMeter
 from edge.bodycam.footage.committer import CaseHooks, Ingestor
 from edge.bodycam.footage.config import MIN_ROUTINE_RETENTION_DAYS, FootageConfig
 from edge.bodycam.footage.context import FOOTAGE_KEY, FootageApi
@@ -49,7 +50,7 @@ class FootageService(Service):
         self.store = store
         self.alerts = alerts
         self.metrics = FootageMetrics(metrics)
-        self.disk = DiskGuard(self.layout.root, config, alerts)
+        self.disk = DiskGuard(self.layout.root, config, alerts, usage=UsageMeter(store, self.layout, metrics))
         self.retention = Retention(store, self.layout, config.routine_retention_days, self.metrics)
         self.stalled = StalledUploads(store, alerts, config.stale_upload_h)
         self._executor: ThreadPoolExecutor | None = None
