@@ -185,6 +185,19 @@ class Config(ConfigSection):
     custody: CustodyConfig = CustodyConfig()
     retention: RetentionConfig = RetentionConfig()  # bounded storage (edge/housekeeping/)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _context_follows_footage(cls, data: Any) -> Any:
+        """Unset telemetry and events retention follows ``footage.routine_retention_days``: they are the
+        footage's context, so a station keeping footage longer keeps them as long without a second edit."""
+        footage = data.get("footage") if isinstance(data, dict) else None
+        days = footage.get("routine_retention_days") if isinstance(footage, dict) else None
+        retention = data.get("retention", {}) if isinstance(data, dict) else None
+        if days is None or not isinstance(retention, dict):
+            return data
+        filled = {"telemetry_days": days, "events_days": days, **retention}
+        return {**data, "retention": filled}
+
     @model_validator(mode="after")
     def _retention_covers_footage(self) -> Self:
         check_covers_footage(self.retention, self.footage.routine_retention_days)

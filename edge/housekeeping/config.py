@@ -1,7 +1,8 @@
 """The ``[retention]`` config section: how long each growing table keeps its rows, and how pruning paces.
 
 Telemetry and device events are the footage's context (GPS track, record start/stop, SOS), so they are
-kept at least as long as routine footage (``footage.routine_retention_days``); Config checks it.
+kept at least as long as routine footage (``footage.routine_retention_days``): unset, they follow it
+(edge/config.py), and Config refuses a shorter value.
 """
 
 from __future__ import annotations

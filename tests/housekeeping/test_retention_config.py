@@ -15,6 +15,13 @@ def test_defaults_keep_telemetry_and_events_as_long_as_routine_footage() -> None
     assert config.retention.events_days >= config.footage.routine_retention_days
 
 
+def test_unset_context_retention_follows_a_longer_footage_retention() -> None:
+    config = parse({"station": STATION, "footage": {"routine_retention_days": 400}, "retention": {"events_days": 500}})
+    assert config.retention.telemetry_days == 400 and config.retention.events_days == 500
+    with pytest.raises(ConfigError, match=r"retention.telemetry_days \(300\) is shorter"):
+        parse({"station": STATION, "footage": {"routine_retention_days": 400}, "retention": {"telemetry_days": 300}})
+
+
 @pytest.mark.parametrize("key", ["telemetry_days", "events_days"])
 def test_context_shorter_than_routine_footage_is_refused(key: str) -> None:
     with pytest.raises(ConfigError) as error:
