@@ -25,7 +25,8 @@ from edge.config import Config
 from edge.credentials import verify_secret
 from edge.metrics import Metrics
 from edge.mqtt import LinkSettings, Message, MqttLink, TopicRouter
-from edge.store import Store, deadletter, devices
+from edge.store import Store, StoreError, deadletter, devices
+from edge.storewatch import StoreWatch
 from edge.supervisor import RestartPolicy, Service, ServiceState, Supervisor
 from edge.systemd import Notifier
 from edge.web import core_routes
@@ -42,6 +43,7 @@ def link_settings(config: Config) -> LinkSettings:
         session_expiry_s=m.session_expiry_s, max_inflight=m.max_inflight, receive_maximum=m.receive_maximum,
         reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
         status_topic=f"edge/{config.station.id}/status",
+        retry_attempts=m.retry_attempts, retry_window_s=m.retry_window_s,
     )
 
 
@@ -51,13 +53,15 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store = Store(config.database_path, on_commit=self.metrics.observe_commit)
+        self.store = Store(config.database_path, on_commit=self.metrics.observe_commit,
+                           on_health=lambda error: self.store_watch.notify(error))
         self.router = TopicRouter()
         self.link: MqttLink | None = None
         self.http: HttpService | None = None
         self.supervisor: Supervisor | None = None
         self.ready = asyncio.Event()
         self.alerts = AlertBus(config.station.id, self.store, self._publish_alert)
+        self.store_watch = StoreWatch(self.alerts)  # store failing -> alert (held in memory meanwhile)
         # Route adders beyond the built-in ones (domains register theirs in _build_services).
         self.extra_routes: list[Callable[[web.Application], None]] = []
         self._restarts_counted: dict[str, int] = {}
@@ -74,6 +78,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._request_stop, stop, sig)
         notifier = Notifier.from_environ(dict(os.environ))
+        self.store_watch.attach(loop)
         await self.store.open()
         log.info("station %s: database %s at schema %d", self.config.station.id,
                  self.config.database_path, self.store.schema_version)
@@ -134,7 +139,7 @@ class Daemon:
             self.bodycam = bodycam_wiring.build(self, route_adders)  # MQTT routes before the link starts
         if self.config.services.mqtt:
             self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
-                                 metrics=self.metrics)
+                                 metrics=self.metrics, retry_on=(StoreError,))
             ctx.readiness["mqtt"] = lambda: self.link is not None and self.link.connected
             services.append(self.link)
         if self.bodycam is not None:
