@@ -107,7 +107,7 @@ class Publisher(threading.Thread):
             self.acked += len(infos)
             client.loop_stop()
             client.disconnect()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             self.error = exc
 
 
