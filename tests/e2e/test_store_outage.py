@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import paho.mqtt.client as paho
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from support.bodycam import envelope, telemetry
+from support.processes import fill
 
 from edge.broker import Broker
 from edge.config import Config
@@ -32,33 +30,6 @@ TOTAL = 2_000
 SOS_EVERY = 100  # 20 SOS events in the stream
 BAD_EVERY = 250  # 8 invalid telemetry messages: dead-lettered with schema_violation
 FILL_AT = 400  # the disk fills after this many messages were published
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "db-disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        # A silent skip would hide the one test of a database disk that fills; CI runs as root.
-        pytest.fail(f"the store-outage test needs to mount a small tmpfs (root): {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Take every free byte of the file system (what a runaway log or a full footage disk does)."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 4096, 512, 1):
-            chunk = b"\0" * size
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, chunk)
-    finally:
-        os.close(fd)
-    return filler
 
 
 def stream() -> list[tuple[str, bytes, str]]:

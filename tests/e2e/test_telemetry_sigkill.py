@@ -8,18 +8,16 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from support.bodycam import telemetry
+from support.processes import enrol, session_online, start_daemon
 
 from edge.broker import Broker
-from edge.store import Store, connect, devices
+from edge.store import connect
 
 CAMERAS = 50
 PER_CAMERA = 400  # 20,000 messages
@@ -50,18 +48,6 @@ enabled = false
 level = "warning"
 """, encoding="utf-8")
     return path
-
-
-async def enrol(database: Path) -> None:
-    store = Store(database)
-    await store.open()
-
-    def add(tx):  # type: ignore[no-untyped-def]
-        for i in range(CAMERAS):
-            devices.add(tx, device_id=f"cam-{i:04d}", serial=f"BW{i:05d}", model="test", secret_hash="x")
-
-    await store.write(add)
-    await store.close()
 
 
 def rows(database: Path) -> tuple[int, int]:
@@ -111,12 +97,6 @@ class Publisher(threading.Thread):
             self.error = exc
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT)
-
-
 async def wait_rows(database: Path, at_least: int, timeout: float, proc: subprocess.Popen[bytes]) -> int:
     async with asyncio.timeout(timeout):
         while (count := rows(database)[0]) < at_least:
@@ -125,22 +105,12 @@ async def wait_rows(database: Path, at_least: int, timeout: float, proc: subproc
     return count
 
 
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-
-
 async def test_sigkill_mid_stream_loses_and_duplicates_no_telemetry(
     own_broker: Broker, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     config = write_config(tmp_path, own_broker.config.port)
     database = tmp_path / "data" / "station.db"
-    await enrol(database)
+    await enrol(database, CAMERAS)
     log = tmp_path / "daemon.log"
     first = start_daemon(config, log)
     processes.append(first)
@@ -169,21 +139,3 @@ async def test_sigkill_mid_stream_loses_and_duplicates_no_telemetry(
     assert (total, distinct) == (TOTAL, TOTAL), f"stored {total} rows, {distinct} distinct (killed at {at_kill})"
 
 
-def session_online(port: int, station: str) -> bool:
-    """The daemon's retained status says online (it publishes that once connected and subscribed)."""
-    got = threading.Event()
-    state: list[str] = []
-    client = paho.Client(CallbackAPIVersion.VERSION2)
-
-    def on_message(c: paho.Client, u: object, msg: paho.MQTTMessage) -> None:
-        state.append(json.loads(msg.payload).get("state", ""))
-        got.set()
-
-    client.on_message = on_message
-    client.connect("127.0.0.1", port)
-    client.subscribe(f"edge/{station}/status", qos=1)
-    client.loop_start()
-    got.wait(1.0)
-    client.loop_stop()
-    client.disconnect()
-    return state[-1:] == ["online"]
