@@ -111,7 +111,7 @@ class AlertBus:
             change = None
         if change is None and also is None:
             return False
-        op = _Op(False, alert, stamp, self._msg_id(alert.key, change or "raised", origin, stamp))
+        op = _Op(False, alert, stamp, self.message_id(alert.key, change or "raised", origin))
         if change is not None:
             active[alert.key] = alert
             log.log(logging.WARNING if alert.severity != Severity.INFO else logging.INFO,
@@ -133,7 +133,7 @@ class AlertBus:
         if current is None:
             return False
         cleared = Alert(key, current.kind, current.severity, current.subject, reason, current.details)
-        op = _Op(True, cleared, stamp, self._msg_id(key, "cleared", None, stamp))
+        op = _Op(True, cleared, stamp, self.message_id(key, "cleared", None))
         log.info("alert cleared (%s): %s", cleared.kind, reason, extra={"alert_key": key})
         self._send(self._payload(cleared, "cleared", stamp, op.msg_id))
         await self._save(op)
@@ -184,7 +184,7 @@ class AlertBus:
         attempt = 0
         while self._unsaved:
             attempt += 1
-            await asyncio.sleep(random.uniform(_PERSIST_RETRY_MIN_S,  # noqa: S311 - jitter, not security
+            await asyncio.sleep(random.uniform(_PERSIST_RETRY_MIN_S,
                                                min(_PERSIST_RETRY_MAX_S, _PERSIST_RETRY_MIN_S * 2 ** attempt)))
             try:
                 await self._write(None, None)
@@ -232,7 +232,8 @@ class AlertBus:
 
     # -- wire ------------------------------------------------------------------------------------
 
-    def _msg_id(self, key: str, change: str, origin: str | None, stamp: str) -> str:
+    def message_id(self, key: str, change: str, origin: str | None) -> str:
+        """A transition's msg_id: derived from its cause when it has one (the same in any process)."""
         if origin is None:
             return uuid.uuid4().hex
         return uuid.uuid5(_MSG_ID_NAMESPACE, f"{self.station_id}\n{key}\n{change}\n{origin}").hex

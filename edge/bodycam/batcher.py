@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from edge.metrics import Metrics
 from edge.store import Store, StoreClosedError, StoreError, Tx
@@ -46,7 +46,7 @@ _RETRY_MAX_S = 2.0
 
 class TelemetryBatcher:
     # Set on the class by benchmarks before the daemon starts, so that no early batch escapes it.
-    latency_probe: ClassVar[LatencyProbe | None] = None
+    latency_probe: LatencyProbe | None = None
 
     def __init__(self, store: Store, metrics: Metrics, *, max_rows: int, max_delay: float, sync_s: float,
                  dirty_states: Callable[[], StateRows], rng: random.Random | None = None) -> None:
@@ -165,8 +165,9 @@ class TelemetryBatcher:
         observe = self._latency.observe
         for r in received:
             observe(done - r)
-        if self.latency_probe is not None:
-            self.latency_probe(batch, received, done)
+        probe = TelemetryBatcher.latency_probe
+        if probe is not None:
+            probe(batch, received, done)
 
 
 def _cancel(waiters: list[asyncio.Future[None]]) -> None:

@@ -241,7 +241,7 @@ class Store:
         if self._on_health is not None:
             try:
                 self._on_health(error)
-            except Exception:  # noqa: BLE001 - a listener must not stop the writer
+            except Exception:  # a listener must not stop the writer
                 log.exception("store health listener failed")
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], *, synchronous_full: bool = True) -> None:
