@@ -1,8 +1,10 @@
-"""SOS alert latency: from the daemon's receipt of a camera's SOS to the alert reaching a supervisor's
-subscriber, beside the broker's own publish-to-subscriber time measured in the same run.
+"""SOS alert latency under load: from the daemon's receipt of a camera's SOS to the alert reaching a
+supervisor's subscriber, while 500 other cameras send telemetry at 1 msg/s each (``BENCH_LOAD_CAMERAS``)
+through the same broker to the same daemon. The baseline is the broker's own publish-to-subscriber round
+trip, measured in the same run under the same load.
 
-Prints ``name: ours X ms, baseline Y ms, ratio Z``: the baseline is the issue's 100 ms bound for p50/p99
-(ratio < 1 meets it), and the broker's round trip for scale.
+Prints ``sos_latency_p99: ours X ms, baseline Y ms (broker round trip), ratio Z`` (and p50), and the
+10 ms target for p99.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import uuid
@@ -28,8 +33,34 @@ from edge.daemon import Daemon
 from edge.store import devices
 
 CAMERAS = 20
-ROUNDS = 10  # SOS raised then cleared per camera and round
-TARGET_MS = 100.0
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))  # SOS raised then cleared per camera and round
+LOAD_CAMERAS = int(os.environ.get("BENCH_LOAD_CAMERAS", "500"))  # telemetry at 1 msg/s each meanwhile
+TARGET_MS = 10.0
+
+# Telemetry from LOAD_CAMERAS cameras, 1 msg/s each, until stdin closes (its own process and CPU).
+LOAD = textwrap.dedent("""
+    import datetime, sys, threading, time, paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+    port, cams = int(sys.argv[1]), int(sys.argv[2])
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    c = paho.Client(CallbackAPIVersion.VERSION2)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    seq, start = 0, time.monotonic()
+    while not stop.is_set():
+        seq += 1
+        for d in range(cams):
+            ts = datetime.datetime.now(datetime.timezone.utc).isoformat()
+            c.publish("bwc/load-%04d/telemetry" % d, ('{"v":1,"device_id":"load-%04d","seq":%d,"msg_id":"l%d-%d",'
+                      '"ts":"%s","gps":null,"battery_pct":80,"storage_free_mb":30000,"recording":true,'
+                      '"signal_dbm":-90}' % (d, seq, d, seq, ts)).encode(), 1)
+            # spread each second's messages evenly, as 500 independent cameras would
+            time.sleep(max(0.0, start + seq - 1 + (d + 1) / cams - time.monotonic()))
+    print(seq * cams, flush=True)
+    c.loop_stop(); c.disconnect()
+""")
 
 
 class Supervisor:
@@ -64,7 +95,7 @@ def event(device: str, seq: int, kind: str) -> bytes:
                        **({"gps": None} if kind == "sos" else {})}).encode()
 
 
-def broker_round_trips(port: int, n: int = 200) -> list[float]:
+def broker_round_trips(port: int, n: int = 300) -> list[float]:
     """Plain publish -> subscribe through the same broker: the transport's share of any latency."""
     sub = Supervisor(port, "bench/rtt")
     pub = paho.Client(CallbackAPIVersion.VERSION2)
@@ -77,13 +108,19 @@ def broker_round_trips(port: int, n: int = 200) -> list[float]:
         pub.publish("bench/rtt", json.dumps({"i": i}), 1).wait_for_publish(5)
         sub.wait(i + 1)
         out.append(sub.arrivals[i][0] - sent)
+        time.sleep(0.005)  # like the SOS rounds: one at a time, the load running in between
     pub.loop_stop()
     pub.disconnect()
     sub.close()
     return out
 
 
-async def measure(port: int, data: Path) -> list[float]:
+def start_load(port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", LOAD, str(port), str(LOAD_CAMERAS)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+
+
+async def measure(port: int, data: Path) -> tuple[list[float], list[float], int]:
     config = parse({"station": {"id": "BENCH", "data_dir": str(data)}, "mqtt": {"url": f"mqtt://127.0.0.1:{port}"},
                     "services": {"http": False}, "footage": {"enabled": False}, "logging": {"level": "warning"}})
     daemon = Daemon(config)
@@ -97,6 +134,8 @@ async def measure(port: int, data: Path) -> list[float]:
     def enrol(tx):  # type: ignore[no-untyped-def]
         for i in range(CAMERAS):
             devices.add(tx, device_id=f"cam-{i:04d}", serial=f"BW{i:05d}", model="bench", secret_hash="x")
+        for i in range(LOAD_CAMERAS):
+            devices.add(tx, device_id=f"load-{i:04d}", serial=f"LD{i:05d}", model="bench", secret_hash="x")
 
     await daemon.store.write(enrol)
     await daemon.bodycam.reload_enrolment()
@@ -104,7 +143,9 @@ async def measure(port: int, data: Path) -> list[float]:
     camera = paho.Client(CallbackAPIVersion.VERSION2)
     camera.connect("127.0.0.1", port)
     camera.loop_start()
-    await asyncio.sleep(0.3)
+    load = start_load(port)
+    await asyncio.sleep(3.0)  # the load runs steadily before the first SOS
+    rtt = await asyncio.to_thread(broker_round_trips, port)
     expected = 0
     for round_ in range(ROUNDS):
         for i in range(CAMERAS):
@@ -113,13 +154,18 @@ async def measure(port: int, data: Path) -> list[float]:
                 await asyncio.to_thread(info.wait_for_publish, 5)
                 expected += 1
                 await asyncio.to_thread(screen.wait, expected)
+    assert load.stdin is not None
+    assert load.stdout is not None
+    load.stdin.close()
+    sent = int(await asyncio.to_thread(load.stdout.readline))
+    await asyncio.to_thread(load.wait)
     camera.loop_stop()
     camera.disconnect()
     screen.close()
     stop.set()
     await run
     raised = [(at, a) for at, a in screen.arrivals if a["kind"] == "bodycam.sos" and a["state"] == "raised"]
-    return [at - datetime.fromisoformat(a["details"]["received_at"]).timestamp() for at, a in raised]
+    return [at - datetime.fromisoformat(a["details"]["received_at"]).timestamp() for at, a in raised], rtt, sent
 
 
 def pct(values: list[float], p: int) -> float:
@@ -131,17 +177,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         broker = Broker(BrokerConfig(Path(tmp) / "broker", free_port()))
 
-        async def go() -> tuple[list[float], list[float]]:
+        async def go() -> tuple[list[float], list[float], int]:
             async with broker:
-                rtt = await asyncio.to_thread(broker_round_trips, broker.config.port)
-                return await measure(broker.config.port, Path(tmp) / "data"), rtt
+                return await measure(broker.config.port, Path(tmp) / "data")
 
-        ours, rtt = asyncio.run(go())
+        ours, rtt, load_sent = asyncio.run(go())
     for p in (50, 99):
-        print(f"sos_alert_latency_p{p}: ours {pct(ours, p):.1f} ms, baseline {TARGET_MS:.0f} ms (target), "
-              f"ratio {pct(ours, p) / TARGET_MS:.2f}")
-    print(f"broker_round_trip_p50: ours {pct(rtt, 50):.1f} ms (publish -> subscriber, same broker)")
-    print(f"# {len(ours)} SOS alerts from {CAMERAS} cameras; latency = arrival at a subscriber - daemon receive time")
+        print(f"sos_latency_p{p}: ours {pct(ours, p):.1f} ms, baseline {pct(rtt, p):.1f} ms (broker round trip), "
+              f"ratio {pct(ours, p) / pct(rtt, p):.1f}")
+    verdict = "meets" if pct(ours, 99) <= TARGET_MS else "misses"
+    print(f"sos_latency_p99_vs_target: ours {pct(ours, 99):.1f} ms, baseline {TARGET_MS:.0f} ms (target), "
+          f"ratio {pct(ours, 99) / TARGET_MS:.2f} ({verdict} it)")
+    print(f"# {len(ours)} SOS alerts from {CAMERAS} cameras while {LOAD_CAMERAS} cameras sent telemetry at 1 msg/s "
+          f"({load_sent} messages); latency = arrival at a subscriber - daemon receive time; broker round trip "
+          "= publish -> subscriber through the same broker under the same load")
     return 0
 
 

@@ -309,6 +309,8 @@ class MqttLink(Service):
 
     def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None
+        if self._loop.is_closed():
+            return  # paho closing a socket when the client is garbage-collected after its loop ended
         if threading.get_ident() == self._loop_thread:
             fn(*args)
         else:
