@@ -19,7 +19,6 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,56 +62,94 @@ LOAD = textwrap.dedent("""
 """)
 
 
+# A supervisor's screen in its own process (so that it competes with the daemon for no GIL): prints each
+# arrival on the topic with its wall-clock time; in "rtt" mode it instead measures the broker's own
+# publish -> subscriber round trip N times, one at a time, and prints the list.
+SCREEN = textwrap.dedent("""
+    import json, sys, threading, time, paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+    port, mode, arg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    got = threading.Condition()
+    arrivals = []
+    def on_message(c, u, msg):
+        now = time.time()
+        if mode == "watch":
+            print(json.dumps({"at": now, "alert": json.loads(msg.payload)}), flush=True)
+            return
+        with got:
+            arrivals.append(now)
+            got.notify_all()
+    sub = paho.Client(CallbackAPIVersion.VERSION2)
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", port)
+    sub.subscribe(arg if mode == "watch" else "bench/rtt", qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    if mode == "watch":
+        print(json.dumps({"ready": True}), flush=True)
+        sys.stdin.read()
+    else:
+        pub = paho.Client(CallbackAPIVersion.VERSION2)
+        pub.connect("127.0.0.1", port)
+        pub.loop_start()
+        time.sleep(0.3)
+        out = []
+        for i in range(int(arg)):
+            sent = time.time()
+            pub.publish("bench/rtt", b"x", 1)
+            with got:
+                got.wait_for(lambda: len(arrivals) > i, 5)
+            out.append(arrivals[i] - sent)
+            time.sleep(0.005)  # like the SOS rounds: one at a time, the load running in between
+        print(json.dumps(out), flush=True)
+        pub.loop_stop(); pub.disconnect()
+    sub.loop_stop(); sub.disconnect()
+""")
+
+
 class Supervisor:
-    """A supervisor's screen: a bare paho subscriber stamping arrivals with the wall clock."""
+    """A supervisor's screen (the SCREEN process) subscribed to the alerts."""
 
     def __init__(self, port: int, topic: str) -> None:
         self.arrivals: list[tuple[float, dict]] = []
         self.cond = threading.Condition()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2)
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe(topic, qos=1)
-        self.client.loop_start()
+        self.proc = subprocess.Popen([sys.executable, "-c", SCREEN, str(port), "watch", topic],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        assert json.loads(self.proc.stdout.readline())["ready"]
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        with self.cond:
-            self.arrivals.append((time.time(), json.loads(msg.payload)))
-            self.cond.notify_all()
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            got = json.loads(line)
+            with self.cond:
+                self.arrivals.append((got["at"], got["alert"]))
+                self.cond.notify_all()
 
     def wait(self, count: int, timeout: float = 10) -> None:
         with self.cond:
             assert self.cond.wait_for(lambda: len(self.arrivals) >= count, timeout), "alerts missing"
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def broker_round_trips(port: int, n: int = 300) -> list[float]:
+    """Plain publish -> subscribe through the same broker: the transport's share of any latency."""
+    out = subprocess.run([sys.executable, "-c", SCREEN, str(port), "rtt", str(n)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    result: list[float] = json.loads(out.stdout)
+    return result
 
 
 def event(device: str, seq: int, kind: str) -> bytes:
     return json.dumps({"v": 1, "device_id": device, "seq": seq, "msg_id": uuid.uuid4().hex,
                        "ts": datetime.now(UTC).isoformat(), "event": kind,
                        **({"gps": None} if kind == "sos" else {})}).encode()
-
-
-def broker_round_trips(port: int, n: int = 300) -> list[float]:
-    """Plain publish -> subscribe through the same broker: the transport's share of any latency."""
-    sub = Supervisor(port, "bench/rtt")
-    pub = paho.Client(CallbackAPIVersion.VERSION2)
-    pub.connect("127.0.0.1", port)
-    pub.loop_start()
-    time.sleep(0.3)
-    out = []
-    for i in range(n):
-        sent = time.time()
-        pub.publish("bench/rtt", json.dumps({"i": i}), 1).wait_for_publish(5)
-        sub.wait(i + 1)
-        out.append(sub.arrivals[i][0] - sent)
-        time.sleep(0.005)  # like the SOS rounds: one at a time, the load running in between
-    pub.loop_stop()
-    pub.disconnect()
-    sub.close()
-    return out
 
 
 def start_load(port: int) -> subprocess.Popen[str]:

@@ -117,7 +117,10 @@ class AlertBus:
             log.log(logging.WARNING if alert.severity != Severity.INFO else logging.INFO,
                     "alert %s (%s): %s", change, alert.kind, alert.message,
                     extra={"alert_key": alert.key, "severity": alert.severity.value})
-            self._send(self._payload(alert, change, stamp, op.msg_id))  # before any durable write
+            self._send(self._payload(alert, change, stamp, op.msg_id))
+            # One loop turn: the publish task hands the alert to the socket now, before the write below
+            # queues a job whose commit would compete with it for the CPU (and the GIL).
+            await asyncio.sleep(0)
         if also is not None:
             # Applied even when memory saw no change: an earlier attempt may have published it and then
             # failed to commit; the store's own state decides what rows it still needs.
@@ -264,6 +267,7 @@ class AlertBus:
         assert self._publish is not None
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            await asyncio.wait_for(self._publish(alert_topic(self.station_id), data), _PUBLISH_TIMEOUT_S)
+            async with asyncio.timeout(_PUBLISH_TIMEOUT_S):  # no extra task: the send starts in this turn
+                await self._publish(alert_topic(self.station_id), data)
         except Exception as exc:  # noqa: BLE001 - the outbox still carries the alert
             log.warning("alert %s not published on MQTT (%s); it stays in the outbox", payload["key"], exc)
