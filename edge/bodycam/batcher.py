@@ -37,11 +37,21 @@ StateRows = list[tuple[str, int | None, bool, dict[str, Any]]]
 # (rows, link receipt of each row, commit) with times in epoch seconds: benchmarks collect exact latencies.
 LatencyProbe = Callable[[list[tuple[Any, ...]], list[float], float], None]
 _STATES_EVERY_S = 5.0
-# Rows held uncommitted at most. QoS 1 keeps this near the Receive Maximum (unacknowledged messages);
-# only QoS 0 telemetry could pile up further, and is refused beyond this (evidence is never in here).
+# Rows held uncommitted at most. Receive Maximum should keep this near 1,000 unacknowledged messages,
+# but Mosquitto 2.0.11 was seen sending a resumed session's backlog far beyond it (11,000 unacknowledged
+# in bench/telemetry). Beyond this a message is refused for now (BacklogFullError: retried, then
+# redelivered by the broker), never dead-lettered.
 MAX_BUFFERED = 100_000
 _RETRY_MIN_S = 0.05
 _RETRY_MAX_S = 2.0
+# Batch writes queued to the store at once. The next batch is handed over while the last one commits, so
+# a burst's acks keep flowing (the writer merges what waits into one group commit); beyond this the
+# rows wait and the next flush takes them all.
+_IN_FLIGHT = 4
+
+
+class BacklogFullError(StoreError):
+    """Too many telemetry rows wait for a commit: the message is retried later, not refused."""
 
 
 class TelemetryBatcher:
@@ -60,6 +70,7 @@ class TelemetryBatcher:
         self._received: list[float] = []  # link receipt (epoch s), for the receipt-to-commit histogram
         self._committed: asyncio.Future[None] | None = None  # the open batch's commit
         self._full = asyncio.Event()
+        self._flushing: set[asyncio.Task[None]] = set()
         # Device snapshots are written at most every _STATES_EVERY_S, not with every batch of rows: under
         # load a batch fills in milliseconds, and serialising hundreds of snapshots each time would cost
         # more than the rows themselves. They are only read back at start-up, and the final flush on the
@@ -68,7 +79,7 @@ class TelemetryBatcher:
         self._written = metrics.counter("station_edge_bodycam_telemetry_rows_written",
                                         "Telemetry rows committed (duplicates skipped by the store included)")
         self._shed = metrics.counter("station_edge_bodycam_telemetry_rows_shed",
-                                     "Telemetry rows refused because too many wait for a commit (QoS 0 only)")
+                                     "Telemetry messages put off (retried) because too many rows wait for a commit")
         self._retries = metrics.counter("station_edge_bodycam_telemetry_batch_retries",
                                         "Telemetry batch commits retried after a store failure")
         self._latency = metrics.histogram(
@@ -103,7 +114,16 @@ class TelemetryBatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self._max_delay)
             self._full.clear()
-            await self.flush()
+            if len(self._flushing) >= _IN_FLIGHT:
+                continue  # one finishing sets _full again if enough rows wait
+            task = asyncio.create_task(self.flush(), name="bodycam.telemetry.batch")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushing.discard(task)
+        if len(self._rows) >= self._max_rows:
+            self._full.set()
 
     def _take(self) -> tuple[list[tuple[Any, ...]], list[float], asyncio.Future[None] | None]:
         taken = self._rows, self._received, self._committed
@@ -111,6 +131,8 @@ class TelemetryBatcher:
         return taken
 
     async def flush(self, *, final: bool = False) -> None:
+        if final and self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)  # they commit before the last one
         batch, received, committed = self._take()
         waiters = [] if committed is None else [committed]
         states: StateRows = []

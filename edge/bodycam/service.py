@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from edge.alerts import AlertBus, Severity
-from edge.bodycam.batcher import StateRows, TelemetryBatcher
+from edge.bodycam.batcher import MAX_BUFFERED, BacklogFullError, StateRows, TelemetryBatcher
 from edge.bodycam.config import BodycamConfig
 from edge.bodycam.events import EventWriter
 from edge.bodycam.payloads import (
@@ -180,8 +180,8 @@ class BodycamService(Service):
         committed: Deferred | None = None
         if isinstance(payload, TelemetryPayload):
             if self.batcher.full:
-                self.batcher.refuse()
-                raise HandlerRejected("overload", "too many telemetry rows wait for a commit")
+                self.batcher.refuse()  # a StoreError: the link retries it, then has the broker redeliver it
+                raise BacklogFullError(f"{MAX_BUFFERED} telemetry rows wait for a commit")
             if newest:
                 actions += self.registry.apply_telemetry(dev, payload, msg.received_at)
             committed = self.batcher.add(_telemetry_row(msg, payload, dev, verdict), msg.received_at.timestamp())

@@ -138,7 +138,9 @@ class Dispatcher:
             digest = hash((message.topic, message.payload))
             if message.redelivered and self._redelivery(digest, ack):
                 continue
-            outcome = await self._deliver(message, epoch)
+            outcome = await self._dispatch(message)
+            if outcome is _FAILED:
+                outcome = await self._retry(message, epoch)
             if outcome is None:
                 self._remember(digest)
                 ack()
@@ -190,11 +192,8 @@ class Dispatcher:
         else:
             self._give_up(message)
 
-    async def _deliver(self, message: Message, epoch: int) -> asyncio.Future[None] | _Failed | None:
-        """Handle or dead-letter, retrying with backoff within the bound; _FAILED once given up."""
-        outcome = await self._dispatch(message)
-        if outcome is not _FAILED:
-            return outcome
+    async def _retry(self, message: Message, epoch: int) -> asyncio.Future[None] | _Failed | None:
+        """After a first failed attempt: retry with backoff within the bound; _FAILED once given up."""
         started = time.monotonic()
         attempt = 1
         self.retrying += 1

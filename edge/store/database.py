@@ -54,8 +54,8 @@ def _wrap(exc: sqlite3.Error) -> StoreError:
 
 def _is_outage(exc: BaseException) -> bool:
     """A failure of the disk or the database itself, not of one job's own logic (constraint, bug)."""
-    return isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError)
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.DataError)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -247,6 +247,7 @@ class Store:
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], *, synchronous_full: bool = True) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         outage: str | None = None
+        committed = False
         tx = Tx(conn)
         # A lone job needs no savepoint: if it fails, the whole (one-job) transaction rolls back.
         isolate = len(jobs) > 1
@@ -270,6 +271,7 @@ class Store:
                     outcomes.append((job, result, None))
             if conn.in_transaction:
                 conn.execute("COMMIT")
+                committed = True
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
@@ -281,7 +283,8 @@ class Store:
         else:
             if synchronous_full:
                 self.synced_at = time.monotonic()
-        self._set_health(outage)
+        if outage is not None or committed:  # a group that only rolled back proves nothing either way
+            self._set_health(outage)
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - jobs[0].enqueued, len(jobs))
         for job, result, error in outcomes:
