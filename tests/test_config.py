@@ -91,3 +91,10 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["check-config", str(write(tmp_path, '[station]\nid = "S1"\nbogus = 1\n'))]) == 2
     err = capsys.readouterr().err
     assert "station.bogus: Extra inputs are not permitted" in err
+
+
+def test_a_telemetry_batch_that_could_not_fill_within_receive_maximum_is_refused(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, '[station]\nid = "S1"\n[mqtt]\nreceive_maximum = 300\n'
+                                       '[bodycam]\ntelemetry_batch_rows = 200\n'))
+    assert len(errors) == 1 and "telemetry_batch_rows must be at most half of mqtt.receive_maximum" in errors[0][1]
+    assert load(write(tmp_path, '[station]\nid = "S1"\n[mqtt]\nreceive_maximum = 400\n')).mqtt.receive_maximum == 400

@@ -12,7 +12,7 @@ from support.tcp_proxy import TcpProxy, puback_ids, publish_ids
 
 from edge.broker import Broker
 from edge.metrics import Metrics
-from edge.mqtt import Message, MqttLink, TopicRouter
+from edge.mqtt import HandlerRejected, Message, MqttLink, TopicRouter
 
 
 @pytest.fixture
@@ -127,3 +127,29 @@ async def test_a_message_neither_handled_nor_dead_lettered_is_retried_then_redel
         await until(lambda: handled)
         await until(lambda: len(puback_ids(proxy.upstream)) == 1)
     assert [m.payload for m in handled] == [b"sos"] and dead == [], "retried, never dead-lettered"
+
+
+async def test_a_deferred_future_that_fails_dead_letters_the_message_with_its_reason_then_acks_it(
+    mosquitto: Broker, proxy: TcpProxy, topic_prefix: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    dead: list[tuple[str, str, bytes]] = []
+    futures: list[asyncio.Future[None]] = []
+
+    async def deferring(message: Message) -> asyncio.Future[None]:
+        futures.append(loop.create_future())
+        return futures[-1]
+
+    async def sink(message: Message, reason: str, detail: str) -> None:
+        dead.append((reason, detail, message.payload))
+
+    router = TopicRouter()
+    router.add(f"{topic_prefix}/t", deferring)
+    async with running(MqttLink(settings(proxy.port, f"{topic_prefix}-edge"), router, dead_letter=sink)):
+        await asyncio.to_thread(publish_with_paho, mosquitto.config.port, f"{topic_prefix}/t", [b"a", b"b"])
+        await until(lambda: len(futures) == 2)
+        futures[0].set_exception(HandlerRejected("schema_violation", "found late"))
+        futures[1].set_exception(ZeroDivisionError("bug"))
+        await until(lambda: len(puback_ids(proxy.upstream)) == 2)
+    assert dead[0] == ("schema_violation", "found late", b"a")
+    assert dead[1][0] == "handler_error" and "ZeroDivisionError" in dead[1][1] and dead[1][2] == b"b"
