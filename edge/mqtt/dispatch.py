@@ -9,9 +9,8 @@ A message that can be neither handled nor dead-lettered — its handler raised o
 daemon passes StoreError: the message is fine, the store is not), or the dead-letter write failed — is
 retried in its lane with jittered backoff, within ``retry_attempts`` / ``retry_window_s``. Past that
 bound the dispatcher gives up on every message it holds unacknowledged and not yet handled, and asks the
-link to reconnect:
-the broker then redelivers them (persistent session). No Receive Maximum slot is held for good, and
-memory stays bounded however long the store is down.
+link to reconnect: the broker then redelivers them (persistent session). No Receive Maximum slot is held
+for good, and memory stays bounded however long the store is down.
 """
 
 from __future__ import annotations
