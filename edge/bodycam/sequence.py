@@ -51,14 +51,16 @@ class SequenceTracker:
         if msg_id in self._ids or seq in self._seen:
             return Verdict.DUPLICATE
         if self._high is None or seq > self._high:
-            verdict = Verdict.NEW
-        elif seq > self._complete_above:
-            verdict = Verdict.OUT_OF_ORDER
-        else:
-            return Verdict.STALE
-        if record:
-            self.record(seq, msg_id, verdict)
-        return verdict
+            if record:  # inline: this is the telemetry hot path
+                self._high = seq
+                self._remember(seq, msg_id)
+                self._prune()
+            return Verdict.NEW
+        if seq > self._complete_above:
+            if record:
+                self._remember(seq, msg_id)
+            return Verdict.OUT_OF_ORDER
+        return Verdict.STALE
 
     def record(self, seq: int, msg_id: str, verdict: Verdict) -> None:
         """Remember a message classified with ``record=False``."""

@@ -83,6 +83,9 @@ class Dispatcher:
         self._handled: OrderedDict[int, None] = OrderedDict()
         # Handled, waiting for their deferred ack (a batch commit): a redelivery waits for the same future.
         self._deferred: dict[int, asyncio.Future[None]] = {}
+        # The messages waiting on each future: one done-callback per batch, not one per message (a batch
+        # of hundreds would otherwise schedule hundreds of loop callbacks when it commits).
+        self._waiting: dict[asyncio.Future[None], list[tuple[Message, int, Ack]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         # Per-message lookups done once per topic: topic -> lane index, and topic -> (route, its counter).
@@ -147,7 +150,11 @@ class Dispatcher:
                 ack()
             elif isinstance(outcome, asyncio.Future):
                 self._deferred[digest] = outcome
-                outcome.add_done_callback(partial(self._settled, message, digest, ack))
+                waiting = self._waiting.get(outcome)
+                if waiting is None:
+                    waiting = self._waiting[outcome] = []
+                    outcome.add_done_callback(self._settled)
+                waiting.append((message, digest, ack))
 
     def _redelivery(self, digest: int, ack: Ack) -> bool:
         """A DUP copy of a message handled already (ack it) or waiting for its deferred ack (chain it)."""
@@ -167,20 +174,25 @@ class Dispatcher:
         if len(self._handled) > _DEDUPE_MEMORY:
             self._handled.popitem(last=False)
 
-    def _settled(self, message: Message, digest: int, ack: Ack, future: asyncio.Future[None]) -> None:
-        if self._deferred.get(digest) is future:
-            del self._deferred[digest]
+    def _settled(self, future: asyncio.Future[None]) -> None:
+        waiting = self._waiting.pop(future, [])
+        deferred = self._deferred
+        for _, digest, _ in waiting:
+            if deferred.get(digest) is future:
+                del deferred[digest]
         if future.cancelled():
             return  # shutting down: not acknowledged, the broker redelivers after the restart
         error = future.exception()
         if error is None:
-            self._remember(digest)
-            ack()
+            for _, digest, ack in waiting:
+                self._remember(digest)
+                ack()
             return
         # The deferred work failed for good (not a store outage: the batcher retries those itself).
-        task = asyncio.create_task(self._reject_deferred(message, error, ack), name="mqtt.deferred_reject")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        for message, _, ack in waiting:
+            task = asyncio.create_task(self._reject_deferred(message, error, ack), name="mqtt.deferred_reject")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _reject_deferred(self, message: Message, error: BaseException, ack: Ack) -> None:
         if isinstance(error, HandlerRejected):
