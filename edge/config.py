@@ -67,6 +67,10 @@ class MqttConfig(ConfigSection):
     reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0)] = 30.0
     ca_file: Path | None = None
+    # A message that can be neither handled nor dead-lettered (the store fails) is retried in memory this
+    # many times within this many seconds; then the link reconnects so that the broker redelivers it.
+    retry_attempts: Annotated[int, Field(ge=1, le=1000)] = 8
+    retry_window_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
 
     @field_validator("url")
     @classmethod
@@ -201,6 +205,14 @@ class Config(ConfigSection):
     @model_validator(mode="after")
     def _retention_covers_footage(self) -> Self:
         check_covers_footage(self.retention, self.footage.routine_retention_days)
+        return self
+
+    @model_validator(mode="after")
+    def _batch_within_window(self) -> Self:
+        # Telemetry is acknowledged per committed batch: a batch that cannot fill within the broker's
+        # Receive Maximum would wait for its time window every time.
+        if self.bodycam.telemetry_batch_rows > self.mqtt.receive_maximum // 2:
+            raise ValueError("bodycam.telemetry_batch_rows must be at most half of mqtt.receive_maximum")
         return self
 
     @property

@@ -23,7 +23,8 @@ from edge.config import Config
 from edge.metrics import Metrics
 from edge.mqtt import LinkSettings, Message, MqttLink, TopicRouter
 from edge.station_parts import RouteAdder, StationParts
-from edge.store import Store, deadletter, devices
+from edge.store import Store, StoreError, deadletter, devices
+from edge.storewatch import StoreWatch
 from edge.supervisor import RestartPolicy, Service, ServiceState, Supervisor
 from edge.systemd import Notifier
 from edge.web import core_routes
@@ -41,6 +42,7 @@ def link_settings(config: Config) -> LinkSettings:
         session_expiry_s=m.session_expiry_s, max_inflight=m.max_inflight, receive_maximum=m.receive_maximum,
         reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
         status_topic=f"edge/{config.station.id}/status",
+        retry_attempts=m.retry_attempts, retry_window_s=m.retry_window_s,
     )
 
 
@@ -50,7 +52,8 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store = Store(config.database_path, on_commit=self.metrics.observe_commit)
+        self.store = Store(config.database_path, on_commit=self.metrics.observe_commit,
+                           on_health=lambda error: self.store_watch.notify(error))
         self.router = TopicRouter()
         self.link: MqttLink | None = None
         self.http: HttpService | None = None
@@ -59,6 +62,7 @@ class Daemon:
         self.alerts = AlertBus(config.station.id, self.store, self._publish_alert)
         self.device_auth = DeviceAuthenticator(config.http.device_auth, self._device_secret_hash, self.metrics,
                                                self.alerts)
+        self.store_watch = StoreWatch(self.alerts)  # store failing -> alert (held in memory meanwhile)
         # Route adders beyond the built-in ones (domains register theirs in _build_services).
         self.extra_routes: list[RouteAdder] = []
         self._restarts_counted: dict[str, int] = {}
@@ -76,6 +80,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._request_stop, stop, sig)
         notifier = Notifier.from_environ(dict(os.environ))
+        self.store_watch.attach(loop)
         await self.store.open()
         log.info("station %s: database %s at schema %d", self.config.station.id,
                  self.config.database_path, self.store.schema_version)
@@ -150,7 +155,7 @@ class Daemon:
                 parts, self.config.bodycam, Enrolment(self.config, self.store))
         if self.config.services.mqtt:
             self.link = MqttLink(link_settings(self.config), self.router, dead_letter=self._dead_letter,
-                                 metrics=self.metrics)
+                                 metrics=self.metrics, retry_on=(StoreError,))
             ctx.readiness["mqtt"] = lambda: self.link is not None and self.link.connected
             services.append(self.link)
         if self.bodycam is not None:

@@ -3,17 +3,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import paho.mqtt.client as paho_client
 from paho.mqtt.enums import CallbackAPIVersion
 from support.tokens import auth
 
-from edge.alerts import Alert, Severity
+from edge.alerts import Alert, AlertBus, Severity
 from edge.broker import Broker
 from edge.config import Config, Role
 from edge.daemon import Daemon
-from edge.store import outbox
+from edge.store import Store, outbox
 
 
 async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
@@ -62,3 +63,38 @@ async def test_alert_lifecycle_is_stored_published_and_queued(mosquitto: Broker,
     assert [h["change"] for h in listed[0]["history"]] == ["raised", "changed", "cleared"]
     assert listed[0]["cleared_reason"] == "battery 80 % after docking"
     assert sum(queued["pending"].values()) == 3
+
+
+async def test_alerts_go_out_while_the_store_fails_and_are_stored_once_it_is_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "station.db")
+    await store.open()
+    published: list[dict] = []
+
+    async def publish(topic: str, payload: bytes) -> None:
+        published.append(json.loads(payload))
+
+    bus = AlertBus("ST-9", store, publish)
+    try:
+        assert await bus.raise_alert(Alert("a:1", "test.first", Severity.WARNING, "station", "stored at once"))
+        await store.close()  # the store takes no writes now
+        assert await bus.raise_alert(Alert("b:1", "test.held", Severity.CRITICAL, "station", "held in memory"),
+                                     origin="cam-1/m-1")
+        assert await bus.clear_alert("a:1", "cleared while the store is down")
+        await asyncio.sleep(0.1)
+        assert [(p["key"], p["state"]) for p in published] == [("a:1", "raised"), ("b:1", "raised"),
+                                                               ("a:1", "cleared")]
+        assert bus.unsaved == 2
+        await store.open()  # back: the held transitions are stored, in order, by the retry task
+        async with asyncio.timeout(30):
+            while bus.unsaved:
+                await asyncio.sleep(0.05)
+        rows = await store.read(lambda q: q.all("SELECT key, cleared_at FROM alerts ORDER BY id"))
+        queued = await store.read(outbox.counts)
+    finally:
+        await bus.drain()
+        await store.close()
+    assert [(r["key"], r["cleared_at"] is not None) for r in rows] == [("a:1", True), ("b:1", False)]
+    assert sum(queued["pending"].values()) == 3
+    # A transition caused by a message has the same msg_id in any process: a redelivery's alert is this one.
+    again = AlertBus("ST-9", store, publish)
+    assert again.message_id("b:1", "raised", "cam-1/m-1") == published[1]["msg_id"]

@@ -128,3 +128,10 @@ def test_broker_signal_reload_needs_a_pid_file(tmp_path: Path) -> None:
     config = load(path)
     assert config.bodycam.broker_password_file == tmp_path / "broker" / "passwd"
     assert config.bodycam.broker_reload_flag == tmp_path / "broker" / "reload-requested"
+
+
+def test_a_telemetry_batch_that_could_not_fill_within_receive_maximum_is_refused(tmp_path: Path) -> None:
+    errors = errors_of(write(tmp_path, '[station]\nid = "S1"\n[mqtt]\nreceive_maximum = 300\n'
+                                       '[bodycam]\ntelemetry_batch_rows = 200\n'))
+    assert len(errors) == 1 and "telemetry_batch_rows must be at most half of mqtt.receive_maximum" in errors[0][1]
+    assert load(write(tmp_path, '[station]\nid = "S1"\n[mqtt]\nreceive_maximum = 400\n')).mqtt.receive_maximum == 400

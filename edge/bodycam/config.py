@@ -53,6 +53,10 @@ class BodycamConfig(ConfigSection):
     # GPS/telemetry rows are written in batches of this size or after this delay, whichever comes first.
     telemetry_batch_rows: Annotated[int, Field(ge=1, le=10_000)] = 200
     telemetry_batch_s: Annotated[float, Field(gt=0, le=10)] = 0.5
+    # Telemetry is acknowledged once its batch committed (synchronous=NORMAL); a batch commits with FULL
+    # (fsync) when the WAL was last fsynced longer ago than this. A power cut can lose the acknowledged
+    # telemetry of about this long; 0: every batch fsyncs.
+    telemetry_sync_s: Annotated[float, Field(ge=0, le=60)] = 1.0
     # How often the overdue-footage and heartbeat checks run.
     check_interval_s: Annotated[float, Field(gt=0)] = 30.0
 

@@ -2,8 +2,10 @@
 
 Each is committed before the MQTT handler returns (so the message is acknowledged only once stored). The
 row's unique (device_id, msg_id) makes a redelivery a no-op: the writer then returns False and the
-handler dead-letters it as a duplicate, changing nothing. An SOS commits its event row inside the alert's
-own transaction, so the alert is published as soon as one commit is done.
+handler dead-letters it as a duplicate, changing nothing. An SOS is published first, as soon as the
+payload validated, and then its event row, alert row and outbox entry commit in one transaction before
+the handler returns; its alert's msg_id derives from the camera's msg_id, so a redelivery after a crash
+re-raises the same alert.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ class EventWriter:
                       {"device_id": dev.device_id, "officer_no": dev.officer_no, "device_ts": to_iso(p.ts),
                        "received_at": to_iso(msg.received_at), "gps": gps})
         try:
-            await self._alerts.raise_alert(alert, at=msg.received_at, also=store_it)
+            await self._alerts.raise_alert(alert, at=msg.received_at, also=store_it,
+                                           origin=f"{dev.device_id}/{p.msg_id}")
         except _AlreadyStored:
             return False
         dev.raised[key] = Severity.CRITICAL

@@ -45,19 +45,31 @@ class SequenceTracker:
         """The newest seq seen; persist it to restart without replaying the window."""
         return self._high
 
-    def classify(self, seq: int, msg_id: str) -> Verdict:
-        """Classify and remember one message."""
+    def classify(self, seq: int, msg_id: str, *, record: bool = True) -> Verdict:
+        """Classify one message and remember it, or (``record=False``) leave that to ``record`` once the
+        message is stored: a message whose write failed and is retried must not look like a duplicate."""
         if msg_id in self._ids or seq in self._seen:
             return Verdict.DUPLICATE
         if self._high is None or seq > self._high:
-            self._high = seq
-            self._remember(seq, msg_id)
-            self._prune()
+            if record:  # inline: this is the telemetry hot path
+                self._high = seq
+                self._remember(seq, msg_id)
+                self._prune()
             return Verdict.NEW
         if seq > self._complete_above:
-            self._remember(seq, msg_id)
+            if record:
+                self._remember(seq, msg_id)
             return Verdict.OUT_OF_ORDER
         return Verdict.STALE
+
+    def record(self, seq: int, msg_id: str, verdict: Verdict) -> None:
+        """Remember a message classified with ``record=False``."""
+        if verdict is Verdict.NEW:
+            self._high = seq if self._high is None else max(self._high, seq)
+            self._remember(seq, msg_id)
+            self._prune()
+        elif verdict is Verdict.OUT_OF_ORDER:
+            self._remember(seq, msg_id)
 
     def _remember(self, seq: int, msg_id: str) -> None:
         self._seen[seq] = msg_id
@@ -85,11 +97,16 @@ class SequenceBook:
             device: SequenceTracker(window=window, high_water=mark) for device, mark in (high_waters or {}).items()
         }
 
-    def classify(self, device_id: str, seq: int, msg_id: str) -> Verdict:
+    def classify(self, device_id: str, seq: int, msg_id: str, *, record: bool = True) -> Verdict:
         tracker = self._trackers.get(device_id)
         if tracker is None:
             tracker = self._trackers[device_id] = SequenceTracker(window=self._window)
-        return tracker.classify(seq, msg_id)
+        return tracker.classify(seq, msg_id, record=record)
+
+    def record(self, device_id: str, seq: int, msg_id: str, verdict: Verdict) -> None:
+        tracker = self._trackers.get(device_id)
+        if tracker is not None:
+            tracker.record(seq, msg_id, verdict)
 
     def high_waters(self) -> dict[str, int]:
         return {d: t.high_water for d, t in self._trackers.items() if t.high_water is not None}

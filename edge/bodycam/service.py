@@ -1,9 +1,12 @@
 """The body-camera service: MQTT handlers (validate, sequence, registry, store), periodic checks.
 
 Data flows one way: broker -> ``handle`` -> decode -> enrolment and sequence checks -> registry (memory)
--> batched telemetry rows / durable event rows -> alerts. Telemetry returns without awaiting the store;
-status, events and file announcements are committed before the handler returns, so the link acknowledges
-them only once stored (at-least-once; redeliveries are no-ops by their unique (device, msg_id)).
+-> batched telemetry rows / durable event rows -> alerts. Telemetry returns without awaiting the store,
+handing the link the future of its batch's commit: the message is acknowledged once that committed.
+Status, events and file announcements are committed before the handler returns, so the link acknowledges
+them only once stored (at-least-once; redeliveries are no-ops by their unique (device, msg_id)). A write
+that fails for the store's sake raises StoreError, which the link retries (the message's seq is
+remembered only once it is stored, so the retry is not taken for a duplicate).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from edge.alerts import AlertBus, Severity
-from edge.bodycam.batcher import StateRows, TelemetryBatcher
+from edge.bodycam.batcher import MAX_BUFFERED, BacklogFullError, StateRows, TelemetryBatcher
 from edge.bodycam.config import BodycamConfig
 from edge.bodycam.events import EventWriter
 from edge.bodycam.payloads import (
@@ -34,7 +37,7 @@ from edge.bodycam.payloads import (
 from edge.bodycam.registry import Action, ClearAlert, DeviceState, RaiseAlert, Registry, SendTimeSync
 from edge.bodycam.sequence import SequenceBook, Verdict
 from edge.metrics import Metrics
-from edge.mqtt import HandlerRejected, Message, TopicRouter
+from edge.mqtt import Deferred, HandlerRejected, Message, TopicRouter
 from edge.store import Queries, Store
 from edge.store import enrolment as enrolment_rows
 from edge.store import telemetry as telemetry_rows
@@ -70,7 +73,8 @@ class BodycamService(Service):
         # The link starts first and may hand us retained statuses before the registry is loaded.
         self._ready = asyncio.Event()
         self.batcher = TelemetryBatcher(store, metrics, max_rows=config.telemetry_batch_rows,
-                                        max_delay=config.telemetry_batch_s, dirty_states=self._take_dirty)
+                                        max_delay=config.telemetry_batch_s, sync_s=config.telemetry_sync_s,
+                                        dirty_states=self._take_dirty)
         self.events = EventWriter(store, alerts, config)
         self._messages = metrics.counter("station_edge_bodycam_messages", "Accepted camera messages",
                                          ["channel", "verdict"])
@@ -146,7 +150,7 @@ class BodycamService(Service):
 
     # -- the handler -----------------------------------------------------------------------------
 
-    async def handle(self, message: Message) -> None:
+    async def handle(self, message: Message) -> Deferred | None:
         if not self._ready.is_set():
             await self._ready.wait()
         try:
@@ -156,7 +160,9 @@ class BodycamService(Service):
         dev = self.registry.devices.get(msg.device_id) or await self._lookup(msg.device_id)
         if dev is None:
             raise HandlerRejected(UNKNOWN_DEVICE, f"{msg.device_id} is not enrolled (or was removed)")
-        verdict = self._seq.classify(dev.device_id, msg.seq, msg.msg_id)
+        telemetry = isinstance(msg.payload, TelemetryPayload)
+        # Telemetry is remembered at once (its row is buffered now); the rest once its write committed.
+        verdict = self._seq.classify(dev.device_id, msg.seq, msg.msg_id, record=telemetry)
         if verdict is Verdict.DUPLICATE:
             raise HandlerRejected(DUPLICATE, f"seq {msg.seq} / msg_id {msg.msg_id} already handled")
         counter = self._message_counts.get((msg.channel, verdict))
@@ -171,10 +177,14 @@ class BodycamService(Service):
         will = isinstance(payload, StatusPayload) and payload.will
         if not will:  # a will's ts is from connect time: not a clock observation
             actions += self.registry.observe_clock(dev, payload.ts, msg.received_at)
+        committed: Deferred | None = None
         if isinstance(payload, TelemetryPayload):
+            if self.batcher.full:
+                self.batcher.refuse()  # a StoreError: the link retries it, then has the broker redeliver it
+                raise BacklogFullError(f"{MAX_BUFFERED} telemetry rows wait for a commit")
             if newest:
                 actions += self.registry.apply_telemetry(dev, payload, msg.received_at)
-            self.batcher.add(_telemetry_row(msg, payload, dev, verdict), msg.received_at.timestamp())
+            committed = self.batcher.add(_telemetry_row(msg, payload, dev, verdict), msg.received_at.timestamp())
         elif isinstance(payload, StatusPayload):
             if not await self.events.status(msg, verdict):
                 raise HandlerRejected(DUPLICATE, f"msg_id {msg.msg_id} was stored before")
@@ -184,9 +194,12 @@ class BodycamService(Service):
                 raise HandlerRejected(DUPLICATE, f"file of msg_id {msg.msg_id} was stored before")
         elif not await self.events.event(msg, verdict, dev):
             raise HandlerRejected(DUPLICATE, f"msg_id {msg.msg_id} was stored before")
+        if not telemetry:
+            self._seq.record(dev.device_id, msg.seq, msg.msg_id, verdict)
         self._dirty.add(dev.device_id)
         if actions:
             await self._carry_out(actions)
+        return committed
 
     async def _lookup(self, device_id: str) -> DeviceState | None:
         """A device enrolled by the CLI in another process is not in memory yet: look it up (rate-limited)."""

@@ -3,6 +3,7 @@
 from edge.mqtt.link import MqttLink
 from edge.mqtt.routing import (
     DeadLetterSink,
+    Deferred,
     Handler,
     HandlerRejected,
     Message,
@@ -14,6 +15,7 @@ from edge.mqtt.settings import LinkSettings, PublishError
 
 __all__ = [
     "DeadLetterSink",
+    "Deferred",
     "Handler",
     "HandlerRejected",
     "LinkSettings",

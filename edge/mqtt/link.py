@@ -6,9 +6,11 @@ because per-message cost matters here: the facts measured aiomqtt at about half 
 and the telemetry path must keep up with hundreds of cameras on two cores.
 
 Delivery is at-least-once end to end: QoS 1 messages are acknowledged (manual ack) only after their
-handler finished or they were dead-lettered, the session persists across reconnects (clean_start off,
-session expiry set). Delivery to handlers (ordered lanes, duplicate memory, dead letters) is in
-``edge.mqtt.dispatch``; this module is the paho adapter.
+handler finished (or its deferred work, such as a telemetry batch commit) or they were dead-lettered,
+the session persists across reconnects (clean_start off, session expiry set). The acks leave in the
+order the messages arrived (``edge.mqtt.acks``, MQTT 5 §4.6). Delivery to handlers (ordered lanes,
+duplicate memory, dead letters, bounded retries) is in ``edge.mqtt.dispatch``; this module is the paho
+adapter, and reconnects when the dispatcher gives up on a message so that the broker redelivers it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.backoff import jittered_backoff
 from edge.metrics import Metrics
+from edge.mqtt.acks import AckQueue, AckSlot
 from edge.mqtt.dispatch import Dispatcher
 from edge.mqtt.routing import DeadLetterSink, Message, TopicRouter
 from edge.mqtt.settings import LinkSettings, PublishError
@@ -54,6 +57,11 @@ class _Connection:
     socket_fd: int | None = None
     connack: asyncio.Future[ReasonCode] | None = None
     lost: asyncio.Event = field(default_factory=asyncio.Event)
+    acks: AckQueue | None = None  # this connection's PUBACKs, in arrival order
+
+
+def _no_ack() -> None:
+    """QoS 0: nothing to acknowledge."""
 
 
 class MqttLink(Service):
@@ -67,11 +75,16 @@ class MqttLink(Service):
         dead_letter: DeadLetterSink | None = None,
         metrics: Metrics | None = None,
         rng: random.Random | None = None,
+        retry_on: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.settings = settings
         self.router = router
         self._dead_letter = dead_letter
         self._metrics = metrics
+        self._retry_on = retry_on  # handler errors retried rather than dead-lettered (store outages)
+        self._forced = None if metrics is None else metrics.counter(
+            "station_edge_mqtt_forced_redeliveries",
+            "Reconnects made so that the broker redelivers messages we could neither handle nor dead-letter")
         self._rng = rng or random.Random()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -119,6 +132,7 @@ class MqttLink(Service):
             if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
                 raise PublishError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
             self._pending[info.mid] = future
+            self._write_now()  # an alert must not wait for the next loop turn's writer callback
             await future
         self._count_out()
 
@@ -129,7 +143,9 @@ class MqttLink(Service):
         self._loop_thread = threading.get_ident()
         self._client = self._make_client()
         self._dispatcher = Dispatcher(self.router, lanes=self.settings.lanes, dead_letter=self._dead_letter,
-                                      metrics=self._metrics)
+                                      metrics=self._metrics, retry_attempts=self.settings.retry_attempts,
+                                      retry_window_s=self.settings.retry_window_s, retry_on=self._retry_on,
+                                      on_give_up=self._force_redelivery, rng=self._rng)
         self._dispatcher.start()
         self._tasks = [asyncio.create_task(self._misc_loop(), name="mqtt.keepalive")]
         return self
@@ -219,7 +235,8 @@ class MqttLink(Service):
         client = self._require_client()
         assert self._loop is not None
         s = self.settings
-        self._conn = _Connection(generation=self._conn.generation + 1, connack=self._loop.create_future())
+        self._conn = _Connection(generation=self._conn.generation + 1, connack=self._loop.create_future(),
+                                 acks=AckQueue(partial(self._send_ack, client)))
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.session_expiry_s
         props.ReceiveMaximum = s.receive_maximum
@@ -242,6 +259,24 @@ class MqttLink(Service):
             client.publish(s.status_topic, s.online_payload, 1, True)
         self._connected.set()
         self._set_connected_metric(True)
+
+    def _force_redelivery(self) -> None:
+        """The dispatcher gave up on messages it could not handle: reconnect, the broker redelivers them.
+
+        A normal DISCONNECT keeps the session (its expiry was set at CONNECT) and suppresses our will:
+        we are back within the reconnect backoff, so supervisors need not see us offline.
+        """
+        if self._forced is not None:
+            self._forced.inc()
+        client = self._client
+        if client is None or self._conn.socket_fd is None:
+            return
+        log.warning("MQTT link: reconnecting so that the broker redelivers unacknowledged messages")
+        self._conn.lost.set()
+        with contextlib.suppress(Exception):
+            client.disconnect()
+            client.loop_write()  # the DISCONNECT itself, before we stop watching the socket
+        self._unwatch_socket()
 
     def _drop_socket(self, client: paho.Client) -> None:
         with contextlib.suppress(Exception):
@@ -274,6 +309,8 @@ class MqttLink(Service):
 
     def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None
+        if self._loop.is_closed():
+            return  # paho closing a socket when the client is garbage-collected after its loop ended
         if threading.get_ident() == self._loop_thread:
             fn(*args)
         else:
@@ -339,6 +376,10 @@ class MqttLink(Service):
         self._read_again = False
         self._read_ready()
 
+    def _write_now(self) -> None:
+        if self._conn.socket_fd is not None:
+            self._write_ready()
+
     def _write_ready(self) -> None:
         if self._client is not None:
             rc = self._client.loop_write()
@@ -390,13 +431,20 @@ class MqttLink(Service):
         self._packets_in += 1
         assert self._dispatcher is not None
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), utcnow(), bool(msg.dup))
-        self._dispatcher.submit(message, partial(self._ack, msg.mid, msg.qos, self._conn.generation))
+        conn = self._conn
+        if msg.qos == 0 or conn.acks is None:
+            self._dispatcher.submit(message, _no_ack)
+            return
+        self._dispatcher.submit(message, partial(self._ack, conn, conn.acks.expect(msg.mid, msg.qos)))
 
-    def _ack(self, mid: int, qos: int, generation: int) -> None:
+    def _ack(self, conn: _Connection, slot: AckSlot) -> None:
         # An ack belongs to the connection that delivered the message; after a reconnect the broker
         # redelivers instead, and the dispatcher's duplicate memory absorbs it.
-        if qos > 0 and generation == self._conn.generation and self._client is not None:
-            self._client.ack(mid, qos)
+        if conn is self._conn and conn.acks is not None:
+            conn.acks.done(slot)
+
+    def _send_ack(self, client: paho.Client, slot: AckSlot) -> None:
+        client.ack(slot.mid, slot.qos)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,11 @@ class HandlerRejected(Exception):
         self.detail = detail
 
 
-Handler = Callable[[Message], Awaitable[None]]
+# A handler returns None (acknowledge now) or a future: the message is acknowledged once it completes,
+# while the lane goes on with the next message (telemetry: once its batch has committed). A future that
+# fails dead-letters the message like a raising handler.
+Deferred = asyncio.Future[None]
+Handler = Callable[[Message], Awaitable[Deferred | None]]
 DeadLetterSink = Callable[[Message, str, str], Awaitable[None]]
 
 

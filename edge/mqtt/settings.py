@@ -28,3 +28,7 @@ class LinkSettings:
     online_payload: bytes = b'{"state":"online"}'
     offline_payload: bytes = b'{"state":"offline"}'
     lanes: int = 4
+    # A message that can be neither handled nor dead-lettered (store outage) is retried this many times
+    # within this many seconds, then the link reconnects so the broker redelivers it.
+    retry_attempts: int = 8
+    retry_window_s: float = 15.0

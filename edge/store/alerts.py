@@ -62,3 +62,11 @@ def listing(q: Queries, *, active_only: bool, kind: str | None, subject: str | N
             "SELECT at, change, severity, message FROM alert_events WHERE alert_id = ? ORDER BY id", (row["id"],)
         )
     return rows
+
+
+def all_active(q: Queries) -> list[dict[str, Any]]:
+    """Every active alert (the alert bus's memory of what is raised, loaded at start)."""
+    rows = q.all("SELECT key, kind, severity, subject, message, details FROM alerts WHERE cleared_at IS NULL")
+    for row in rows:
+        row["details"] = json.loads(row["details"])
+    return rows

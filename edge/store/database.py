@@ -4,6 +4,9 @@ Why one writer: several SQLite writers give "database is locked". All writes are
 thread that commits whatever is waiting as one transaction (group commit); each job runs in its own
 savepoint so one failing job rolls back alone. A job marked durable makes its group commit with
 synchronous=FULL (ledgers); telemetry batches may commit with NORMAL.
+
+The writer also tracks the store's health: ``write_error`` names the last failure of the disk or the
+database (full, I/O error) until a transaction commits again, for /readyz and the store alert.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ def _wrap(exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
         return StoreFullError(f"database disk is full: {exc}")
     return StoreError(f"database error: {exc}")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A failure of the disk or the database itself, not of one job's own logic (constraint, bug)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.DataError)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -97,6 +106,7 @@ class Store:
         readers: int = 4,
         on_commit: Callable[[float, int], None] | None = None,
         convert_limit_bytes: int | None = START_CONVERSION_LIMIT,
+        on_health: Callable[[str | None], None] | None = None,
     ) -> None:
         self.path = path
         self._convert_limit = convert_limit_bytes  # see edge/store/vacuum.py; None: convert whatever the size
@@ -110,10 +120,19 @@ class Store:
         self._read_lock = threading.Lock()
         self._closing = False
         self.schema_version = 0
+        # Health, written by the writer thread (plain attribute stores; read from the loop).
+        self._on_health = on_health  # called on the writer thread when write_error changes
+        self.write_error: str | None = None
+        self.synced_at = time.monotonic()  # last commit with synchronous=FULL (the WAL fsynced)
 
     @property
     def is_open(self) -> bool:
         return self._writer is not None and self._writer.is_alive() and not self._closing
+
+    @property
+    def healthy(self) -> bool:
+        """Open and its last write did not fail for a reason of the disk or the database."""
+        return self.is_open and self.write_error is None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,7 +262,7 @@ class Store:
         wanted = "FULL" if any(job.durable for job in jobs) else "NORMAL"
         if wanted != synchronous:
             conn.execute(f"PRAGMA synchronous = {wanted}")
-        self._commit_group(conn, jobs)
+        self._commit_group(conn, jobs, synchronous_full=wanted == "FULL")
         return wanted
 
     def _run_outside_tx(self, conn: sqlite3.Connection, job: _Job) -> None:
@@ -259,8 +278,25 @@ class Store:
         with contextlib.suppress(RuntimeError):
             job.loop.call_soon_threadsafe(_settle, job.future, result, error)
 
-    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _set_health(self, error: str | None) -> None:
+        if (error is None) == (self.write_error is None):
+            self.write_error = error
+            return
+        self.write_error = error
+        if error is None:
+            log.warning("store writes succeed again")
+        else:
+            log.error("store writes failing: %s", error)
+        if self._on_health is not None:
+            try:
+                self._on_health(error)
+            except Exception:  # a listener must not stop the writer
+                log.exception("store health listener failed")
+
+    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job], *, synchronous_full: bool = True) -> None:
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        outage: str | None = None
+        committed = False
         tx = Tx(conn)
         # A lone job needs no savepoint: if it fails, the whole (one-job) transaction rolls back.
         isolate = len(jobs) > 1
@@ -272,6 +308,8 @@ class Store:
                 try:
                     result = job.fn(tx)
                 except BaseException as exc:  # noqa: BLE001 - delivered to the job's awaiting caller
+                    if _is_outage(exc):
+                        outage = str(exc)
                     conn.execute("ROLLBACK TO job" if isolate else "ROLLBACK")
                     if isolate:
                         conn.execute("RELEASE job")
@@ -282,12 +320,20 @@ class Store:
                     outcomes.append((job, result, None))
             if conn.in_transaction:
                 conn.execute("COMMIT")
+                committed = True
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            log.error("store group commit of %d job(s) failed: %s", len(jobs), exc)
+            if self.write_error is None:
+                log.error("store group commit of %d job(s) failed: %s", len(jobs), exc)
             group_error: BaseException = _wrap(exc)
             outcomes = [(job, None, group_error) for job in jobs]
+            outage = str(exc)
+        else:
+            if synchronous_full:
+                self.synced_at = time.monotonic()
+        if outage is not None or committed:  # a group that only rolled back proves nothing either way
+            self._set_health(outage)
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - jobs[0].enqueued, len(jobs))
         for job, result, error in outcomes:

@@ -33,10 +33,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
-    checks = {"store": ctx.store.is_open}
+    checks = {"store": ctx.store.healthy}  # open, and its last write did not fail (disk full, I/O error)
     checks.update({name: check() for name, check in ctx.readiness.items()})
     ready = all(checks.values())
-    return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+    body: dict[str, object] = {"ready": ready, "checks": checks}
+    if ctx.store.write_error is not None:
+        body["store_error"] = ctx.store.write_error
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

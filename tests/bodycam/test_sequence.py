@@ -67,3 +67,15 @@ def test_late_will_of_the_current_session_applies_old_session_does_not() -> None
     assert not status_supersedes(will_1, online_1)  # offline is final within a session
     assert status_supersedes(will_1, online_2)
     assert not status_supersedes(online_2, will_1)  # a will of an old connection
+
+
+def test_a_message_remembered_only_once_stored_is_not_a_duplicate_on_its_retry() -> None:
+    book = SequenceBook()
+    assert book.classify("cam-1", 4, "a", record=False) is Verdict.NEW
+    assert book.classify("cam-1", 4, "a", record=False) is Verdict.NEW, "its write failed: the retry is new"
+    book.record("cam-1", 4, "a", Verdict.NEW)
+    assert book.classify("cam-1", 4, "a") is Verdict.DUPLICATE
+    assert book.high_waters() == {"cam-1": 4}
+    assert book.classify("cam-1", 2, "b", record=False) is Verdict.OUT_OF_ORDER
+    book.record("cam-1", 2, "b", Verdict.OUT_OF_ORDER)
+    assert book.classify("cam-1", 2, "b") is Verdict.DUPLICATE

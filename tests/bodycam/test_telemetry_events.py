@@ -47,9 +47,12 @@ async def test_sos_alert_is_published_and_queued_critical(station: Station) -> N
     got = await station.wait_for(lambda: [json.loads(p) for _, p in alerts.received])
     assert got[0]["kind"] == "bodycam.sos" and got[0]["severity"] == "critical" and got[0]["state"] == "raised"
     assert datetime.fromisoformat(got[0]["details"]["received_at"]) <= alerts.arrived[0]
-    counts = await station.daemon.store.read(outbox.counts)
-    assert counts["pending"].get(Priority.CRITICAL.name.lower(), 0) >= 1
-    await asyncio.to_thread(cam.publish, "bwc/cam-0001/event", {**envelope("cam-0001", 3), "event": "sos_clear"})
+    # Published before the durable write (SOS first); the event, alert and outbox rows commit just after.
+    async with asyncio.timeout(30):
+        while (await station.daemon.store.read(outbox.counts)).get("pending", {}).get(
+                Priority.CRITICAL.name.lower(), 0) < 1:
+            await asyncio.sleep(0.02)
+    await asyncio.to_thread(cam.publish, "bwc/cam-0001/event", {**envelope("cam-0001", 4), "event": "sos_clear"})
     await station.wait_for(lambda: len(alerts.received) >= 2)
     assert json.loads(alerts.received[1][1])["state"] == "cleared"
 

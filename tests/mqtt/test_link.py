@@ -1,48 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
-import paho.mqtt.client as paho_client
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from support.link import publish_with_paho, running, settings
 from support.tcp_proxy import TcpProxy
 
 from edge.broker import Broker
 from edge.metrics import Metrics
-from edge.mqtt import HandlerRejected, LinkSettings, Message, MqttLink, TopicRouter
-
-
-def settings(port: int, client_id: str, **extra: object) -> LinkSettings:
-    return LinkSettings("127.0.0.1", port, client_id, reconnect_min_s=0.05, reconnect_max_s=0.2, **extra)  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def running(link: MqttLink) -> AsyncIterator[MqttLink]:
-    async with link:
-        task = asyncio.create_task(link.serve())
-        try:
-            await link.wait_connected(30)
-            yield link
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-def publish_with_paho(port: int, topic: str, payloads: list[bytes], qos: int = 1) -> None:
-    """An independent publisher: bare paho, its own thread loop, waits for every PUBACK."""
-    client = paho_client.Client(CallbackAPIVersion.VERSION2)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = [client.publish(topic, p, qos) for p in payloads]
-        for info in infos:
-            info.wait_for_publish(5)
-    finally:
-        client.loop_stop()
-        client.disconnect()
+from edge.mqtt import HandlerRejected, Message, MqttLink, TopicRouter
 
 
 class Collector:
