@@ -24,13 +24,13 @@ import enum
 import itertools
 import json
 import logging
-import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from edge.backoff import jittered_backoff
 from edge.store import Store, StoreError, Tx
 from edge.store import alerts as rows
 from edge.store.outbox import OutboxEntry, Priority, enqueue
@@ -187,8 +187,8 @@ class AlertBus:
         attempt = 0
         while self._unsaved:
             attempt += 1
-            await asyncio.sleep(random.uniform(_PERSIST_RETRY_MIN_S,
-                                               min(_PERSIST_RETRY_MAX_S, _PERSIST_RETRY_MIN_S * 2 ** attempt)))
+            await asyncio.sleep(jittered_backoff(attempt + 1, min_s=_PERSIST_RETRY_MIN_S,
+                                                 max_s=_PERSIST_RETRY_MAX_S))
             try:
                 await self._write(None, None)
             except StoreError:

@@ -1,7 +1,7 @@
-"""Jittered exponential backoff: the one delay rule for every retry loop (MQTT link, case feed,
-supervisor restarts, serial ports).
+"""Jittered exponential backoff: the one delay rule for every retry loop (MQTT link and dispatcher, case feed,
+supervisor restarts, serial ports, telemetry batches, alerts held in memory).
 
-A pure function rather than a library: its four users each run their own loop (log the failure once,
+A pure function rather than a library: its users each run their own loop (log the failure once,
 reset on recovery, wait on a connection event), so they need a delay value, not a retrying decorator.
 ``backoff`` and ``tenacity`` wrap a callable and own the loop and the sleep, which fits none of them; the
 rule itself is three lines.

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edge.backoff import jittered_backoff
 from edge.metrics import Metrics
 from edge.store import Store, StoreClosedError, StoreError, Tx
 from edge.store import telemetry as rows
@@ -168,7 +169,8 @@ class TelemetryBatcher:
                     if attempt == 1:
                         log.error("telemetry batch of %d rows not committed (%s); retrying, nothing of it is "
                                   "acknowledged meanwhile", len(batch), exc)
-                    await asyncio.sleep(self._rng.uniform(_RETRY_MIN_S, min(_RETRY_MAX_S, _RETRY_MIN_S * 2 ** attempt)))
+                    await asyncio.sleep(jittered_backoff(attempt + 1, min_s=_RETRY_MIN_S, max_s=_RETRY_MAX_S,
+                                                         rng=self._rng))
                     more, more_received, more_committed = self._take()  # one transaction for all of it
                     batch.extend(more)
                     received.extend(more_received)

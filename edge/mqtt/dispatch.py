@@ -24,6 +24,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
+from edge.backoff import jittered_backoff
 from edge.metrics import Metrics
 from edge.mqtt.routing import DeadLetterSink, HandlerRejected, Message, Route, TopicRouter
 
@@ -215,8 +216,8 @@ class Dispatcher:
                 if attempt >= self._retry_attempts or time.monotonic() - started >= self._retry_window_s:
                     self._give_up(message)
                     return _FAILED
-                ceiling = min(_BACKOFF_MAX_S, _BACKOFF_MIN_S * 2 ** attempt)
-                await asyncio.sleep(self._rng.uniform(_BACKOFF_MIN_S / 2, ceiling))
+                await asyncio.sleep(jittered_backoff(attempt + 1, min_s=_BACKOFF_MIN_S, max_s=_BACKOFF_MAX_S,
+                                                     rng=self._rng))
                 if epoch != self._epoch:
                     return _FAILED  # another lane gave up meanwhile: this one is redelivered too
                 attempt += 1
