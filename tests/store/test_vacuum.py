@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.storage import add_track, count
+from support.tmpfs import mounted_tmpfs
 
 from edge.housekeeping.config import RetentionConfig
 from edge.housekeeping.pruner import Pruner
@@ -83,15 +84,8 @@ async def test_prune_vacuum_and_checkpoint_shrink_the_file(tmp_path: Path) -> No
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    import subprocess
-
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=7m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.fail(f"this test needs to mount a small tmpfs (root): {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with mounted_tmpfs(tmp_path / "tiny", "7m") as mount:
+        yield mount
 
 
 async def test_a_conversion_that_finds_no_room_is_logged_and_the_store_still_opens(

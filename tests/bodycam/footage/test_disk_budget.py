@@ -3,11 +3,11 @@ warning comes before critical, routine footage is refused at critical and eviden
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.tmpfs import mounted_tmpfs
 
 from edge.alerts import AlertBus
 from edge.bodycam.footage.budget import UsageMeter
@@ -31,13 +31,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.fail(f"this test needs to mount a small tmpfs (root): {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with mounted_tmpfs(tmp_path / "tiny", "16m") as mount:
+        yield mount
 
 
 async def _active(store: Store) -> dict[str, str]:

@@ -8,13 +8,13 @@ import hashlib
 import io
 import os
 import secrets
-import subprocess
 from pathlib import Path
 
 import aiohttp
 import pytest
 from support.footage import Station, run_station
 from support.not_video import NOT_VIDEO, make_not_video
+from support.tmpfs import mounted_tmpfs
 
 from devices.simulators.uploader import TUS, metadata
 from edge.config import Role
@@ -137,14 +137,8 @@ async def test_termination_removes_only_unfinished_uploads(station: Station) -> 
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path):
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        # A silent skip would hide the one test of a really full disk; CI runs as root and can mount.
-        pytest.fail(f"the disk-full test needs to mount a small tmpfs (root): {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with mounted_tmpfs(tmp_path / "tiny", "8m") as mount:
+        yield mount
 
 
 async def test_disk_that_fills_mid_write_gives_507_and_keeps_the_daemon(footage_config, tiny_fs: Path) -> None:
