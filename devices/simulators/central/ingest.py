@@ -186,6 +186,19 @@ async def _cut(request: web.Request, status: int, body: bytes) -> web.StreamResp
     return response
 
 
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    """The body, refused once it passes ``limit`` (read no further: a station's runaway batch costs us nothing)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "body-too-large", f"at most {limit} bytes per request")
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "body-too-large", f"at most {limit} bytes per request")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _serve(request: web.Request, route: str,
                  work: Callable[[IngestState, str, Any, Fault | None], Awaitable[Answer]]) -> web.StreamResponse:
     """Faults first (as a load balancer in front would answer), then auth, input, and the work."""
@@ -204,9 +217,7 @@ async def _serve(request: web.Request, route: str,
             elif fault.kind == "error":
                 raise Problem(500, "internal-error", "the central platform failed (simulated)")
         station = state.station_for(request.headers.get("Authorization"))
-        raw = await request.content.read(state.settings.max_body_bytes + 1)
-        if len(raw) > state.settings.max_body_bytes:
-            raise Problem(413, "body-too-large", f"at most {state.settings.max_body_bytes} bytes per request")
+        raw = await _read_at_most(request, state.settings.max_body_bytes)
         status, body, headers = await work(state, station, parse_json(raw), fault)
     except Problem as problem:
         return _problem_response(problem)
