@@ -106,4 +106,5 @@ def parse_manifest(document: Any) -> Manifest:
     sha = document["sha256"]
     if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
         raise Problem(422, "invalid-manifest", "sha256 must be 64 lower-case hex digits", field="sha256")
-    return Manifest(*(_token(document[name], name, "invalid-manifest") for name in fields[:4]), size, sha)
+    station, dedupe_key, bucket, key = (_token(document[name], name, "invalid-manifest") for name in fields[:4])
+    return Manifest(station, dedupe_key, bucket, key, size, sha)
