@@ -200,3 +200,27 @@ def test_fault_specs_from_the_command_line() -> None:
     for bad in ("meteor", "slow,delay", "slow,delay=x", "error,colour=red", "error:-1", "reset,route=moon"):
         with pytest.raises(FaultSpecError):
             parse_fault(bad)
+
+
+async def test_a_garbage_answer_took_effect_and_the_resend_replays(central: Central) -> None:
+    assert central.sim.ingest is not None
+    central.sim.ingest.arm(Fault("garbage"))
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{central.sim.url}/api/v1/ingest/batch", json=batch("g-1"),
+            headers={**central.headers, "Idempotency-Key": "k-g"}) as answer:
+        assert answer.status == 200 and answer.content_type == "text/html"
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(await answer.text())
+    status, headers, replay = await post(central, batch("g-1"), key="k-g")
+    assert status == 200 and headers["Idempotent-Replayed"] == "true"
+    assert [r["dedupe_key"] for r in replay["receipts"]] == ["g-1"]
+
+
+async def test_a_foreign_receipt_names_an_item_never_sent(central: Central) -> None:
+    assert central.sim.ingest is not None
+    central.sim.ingest.arm(Fault("foreign-receipt"))
+    _, _, answer = await post(central, batch("h-1"), key="k-h")
+    keys = [r["dedupe_key"] for r in answer["receipts"]]
+    assert keys[0] == "h-1" and len(keys) == 2 and keys[1].startswith("never-sent-")
+    assert receipts.verify(central.receipt_key, receipts.ITEM_RECEIPT_V1, receipts.ITEM_FIELDS, answer["receipts"][1])
+    assert set(central.sim.ingest.items) == {("ST-1", "h-1")}  # the platform itself recorded only what came

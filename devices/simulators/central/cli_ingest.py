@@ -13,7 +13,7 @@ from pathlib import Path
 from devices.simulators.central.faults import Fault, FaultSpecError, parse_fault
 from devices.simulators.central.ingest import IngestSettings
 from devices.simulators.central.object_store import StoreAccess
-from devices.simulators.central.seaweed import DEFAULT_BUCKET, running_seaweed
+from devices.simulators.central.seaweed import DEFAULT_BUCKET, SeaweedServer, running_seaweed
 
 
 def add_ingest_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,8 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-items", type=int, default=500, help="items per batch (default 500)")
     group.add_argument("--fault", action="append", default=[], type=_fault, metavar="SPEC",
                        help="arm a fault at start: KIND[:COUNT][,name=value...], e.g. unavailable:3,retry_after=10; "
-                            "kinds: unavailable insufficient-storage error slow reset wrong-hash wrong-signature down")
+                            "kinds: unavailable insufficient-storage error slow reset garbage wrong-hash "
+                            "wrong-signature foreign-receipt down")
 
 
 def _fault(text: str) -> Fault:
@@ -64,7 +65,7 @@ async def ingest_setup(args: argparse.Namespace, work: Path) -> AsyncIterator[In
     async with contextlib.AsyncExitStack() as stack:
         store = None
         if args.seaweed:
-            server = await stack.enter_async_context(running_seaweed(work / "seaweed"))
+            server = await stack.enter_async_context(running_seaweed(SeaweedServer(work / "seaweed")))
             central, station = server.identity("central"), server.identity("station")
             store = StoreAccess(server.endpoint, central.access_key, central.secret_key)
             s3_file = _private(secrets / "s3-station.json", json.dumps({

@@ -9,13 +9,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-FaultKind = Literal["unavailable", "insufficient-storage", "error", "slow", "reset", "wrong-hash",
-                    "wrong-signature", "down"]
-KINDS: tuple[str, ...] = ("unavailable", "insufficient-storage", "error", "slow", "reset", "wrong-hash",
-                          "wrong-signature", "down")
+FaultKind = Literal["unavailable", "insufficient-storage", "error", "slow", "reset", "garbage", "wrong-hash",
+                    "wrong-signature", "foreign-receipt", "down"]
+KINDS: tuple[str, ...] = ("unavailable", "insufficient-storage", "error", "slow", "reset", "garbage", "wrong-hash",
+                          "wrong-signature", "foreign-receipt", "down")
 ROUTES = ("any", "batch", "manifest")
-# Faults that change the receipt rather than the answer's status: only manifests carry a file receipt.
-RECEIPT_FAULTS = ("wrong-hash", "wrong-signature")
+# Faults that change one kind of receipt: only manifests carry a file receipt, only batches item receipts.
+ONLY_ON = {"wrong-hash": "manifest", "wrong-signature": "manifest", "foreign-receipt": "batch"}
 
 
 class FaultSpecError(ValueError):
@@ -43,7 +43,7 @@ class Fault:
             raise FaultSpecError("count, retry_after and delay must be >= 0, seconds > 0")
 
     def applies(self, route: str) -> bool:
-        if self.kind in RECEIPT_FAULTS and route != "manifest":
+        if self.kind in ONLY_ON and ONLY_ON[self.kind] != route:
             return False
         return self.route in ("any", route)
 

@@ -223,6 +223,8 @@ async def _serve(request: web.Request, route: str,
         return _problem_response(problem)
     if fault is not None and fault.kind == "reset":
         return await _cut(request, status, json.dumps(body).encode())
+    if fault is not None and fault.kind == "garbage":  # took effect, but the answer is no JSON at all
+        return web.Response(status=200, text="<html><body>502 upstream hiccup</body></html>", content_type="text/html")
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -232,8 +234,16 @@ async def ingest_batch(request: web.Request) -> web.StreamResponse:
         key = idempotency_key(request.headers.get("Idempotency-Key"))
     except Problem as problem:
         return _problem_response(problem)
-    async def work(state: IngestState, station: str, document: Any, _fault: Fault | None) -> Answer:
-        return state.accept_batch(station, key, document)
+    async def work(state: IngestState, station: str, document: Any, fault: Fault | None) -> Answer:
+        status, answer, headers = state.accept_batch(station, key, document)
+        if fault is not None and fault.kind == "foreign-receipt":  # a validly signed receipt for no sent item
+            foreign = receipts.sign_item(state.settings.receipt_key, {
+                "station": station, "kind": "alert", "dedupe_key": f"never-sent-{uuid.uuid4().hex[:8]}",
+                "payload_sha256": payload_digest({}), "receipt_id": uuid.uuid4().hex,
+                "received_at": to_iso(utcnow())}, state.settings.receipt_key_id)
+            answer = {**answer, "receipts": [*answer["receipts"], {**foreign, "index": len(answer["receipts"]),
+                                                                   "status": "accepted"}]}
+        return status, answer, headers
 
     return await _serve(request, "batch", work)
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -109,8 +109,8 @@ class SeaweedServer:
     buckets: Sequence[str] = (DEFAULT_BUCKET,)
     identities: Sequence[S3Identity] = field(default_factory=standard_identities)
     ready_timeout_s: float = 90.0  # generous: a loaded 2-core machine
-    s3_port: int = 0
-    filer_port: int = 0
+    s3_port: int = field(default=0, init=False)  # picked at each launch
+    filer_port: int = field(default=0, init=False)
     _process: subprocess.Popen[bytes] | None = None
     _sockets: Path | None = None
 
@@ -137,7 +137,6 @@ class SeaweedServer:
 
     def _arguments(self, binary: Path, ports: list[int], sockets: Path) -> list[str]:
         master, volume, filer, s3, admin = ports
-        self.s3_port, self.filer_port = s3, filer
         return [
             str(binary), "mini", f"-dir={self.directory / 'data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
             f"-master.port={master}", f"-master.port.grpc={master + GRPC_OFFSET}",
@@ -185,7 +184,9 @@ class SeaweedServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         # Socket paths have a ~108-byte limit, which deep pytest temp folders exceed.
         sockets = self._sockets = Path(tempfile.mkdtemp(prefix="weed-"))
-        args = self._arguments(binary, pick_ports(5), sockets)
+        ports = pick_ports(5)
+        self.filer_port, self.s3_port = ports[2], ports[3]
+        args = self._arguments(binary, ports, sockets)
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                              start_new_session=True, preexec_fn=die_with_parent)
@@ -254,18 +255,11 @@ class SeaweedServer:
         self.stop()
 
 
-@contextlib.contextmanager
-def seaweed_running(directory: Path, **options: object) -> Iterator[SeaweedServer]:
-    server = SeaweedServer(directory, **options)  # type: ignore[arg-type]
-    with server:
-        yield server
-
-
 @contextlib.asynccontextmanager
-async def running_seaweed(directory: Path, **options: object) -> AsyncIterator[SeaweedServer]:
+async def running_seaweed(server: SeaweedServer) -> AsyncIterator[SeaweedServer]:
+    """``async with running_seaweed(SeaweedServer(dir)) as s3:`` from async code (start_async, stop in a thread)."""
     import asyncio
 
-    server = SeaweedServer(directory, **options)  # type: ignore[arg-type]
     await server.start_async()
     try:
         yield server
