@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ def cmd_bodycams(args: argparse.Namespace) -> int:
 def cmd_central(args: argparse.Namespace) -> int:
     from devices.simulators.central import start_central
     from devices.simulators.central.cli_ingest import ingest_setup
+    from devices.simulators.central.seaweed import SeaweedError
 
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
 
@@ -78,6 +80,9 @@ def cmd_central(args: argparse.Namespace) -> int:
             asyncio.run(serve(work))
         except KeyboardInterrupt:
             return 0
+        except (OSError, ValueError, SeaweedError) as exc:  # bad key files, a busy port, weed failing
+            print(f"sim central: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

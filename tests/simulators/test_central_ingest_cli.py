@@ -92,3 +92,23 @@ async def exchange(url: str, api_key: str, receipt_key: bytes, s3: dict[str, str
             receipt = (await answer.json())["receipt"]
     assert receipts.verify(receipt_key, receipts.FILE_RECEIPT_V1, receipts.FILE_FIELDS, receipt)
     assert receipt["sha256"] == manifest["sha256"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "not JSON"), ('["a list"]', "expected a JSON object"), ('{"ST-1": ""}', "expected a JSON object")])
+def test_bad_key_files_are_refused_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(content)
+    result = subprocess.run([sys.executable, "-m", "edge.cli", "sim", "central", "--port", "0", "--ingest",
+                             "--dir", str(tmp_path / "w"), "--station-keys", str(keys)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_short_receipt_key_and_a_bad_fault_spec_are_refused(tmp_path: Path) -> None:
+    short = tmp_path / "receipt.key"
+    short.write_text("short\n")
+    for extra, message in ((["--receipt-key", str(short)], "at least 16 bytes"), (["--fault", "meteor"], "meteor")):
+        result = subprocess.run([sys.executable, "-m", "edge.cli", "sim", "central", "--port", "0", "--ingest",
+                                 "--dir", str(tmp_path / "w"), *extra], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

