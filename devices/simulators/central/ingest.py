@@ -236,11 +236,9 @@ async def _serve(request: web.Request, route: str,
 
 async def ingest_batch(request: web.Request) -> web.StreamResponse:
     """POST /api/v1/ingest/batch (Idempotency-Key) -> {"idempotency_key", "receipts": [...]}."""
-    try:
-        key = idempotency_key(request.headers.get("Idempotency-Key"))
-    except Problem as problem:
-        return _problem_response(problem)
+
     async def work(state: IngestState, station: str, document: Any, fault: Fault | None) -> Answer:
+        key = idempotency_key(request.headers.get("Idempotency-Key"))  # after auth: a stranger learns nothing
         status, answer, headers = state.accept_batch(station, key, document)
         if fault is not None and fault.kind == "foreign-receipt":  # a validly signed receipt for no sent item
             foreign = receipts.sign_item(state.settings.receipt_key, {
