@@ -3,6 +3,7 @@ uploads and ListParts (paged) work with aiobotocore, and stopping leaves no proc
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from support.seaweed import client
 
 from devices.simulators.central.object_store import StoreAccess, s3_client
@@ -117,3 +118,34 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)  # the whole process group is gone
     server.stop()  # idempotent
+
+
+async def test_a_restarted_store_keeps_its_endpoint_objects_and_unfinished_uploads(tmp_path: Path) -> None:
+    """The store going away mid-upload and coming back (the uplink's link-cut fault): same endpoint, the part
+    sent before the stop still listed, the upload completes."""
+    server = SeaweedServer(tmp_path / "own")
+    await server.start_async()
+    try:
+        endpoint, key = server.endpoint, "t/restart.mp4"
+        first, second = os.urandom(5 * MIB), os.urandom(1000)
+        async with client(server) as s3:
+            upload_id = (await s3.create_multipart_upload(Bucket="footage", Key=key))["UploadId"]
+            etag = (await s3.upload_part(Bucket="footage", Key=key, UploadId=upload_id, PartNumber=1,
+                                         Body=first))["ETag"]
+        await asyncio.to_thread(server.stop)
+        async with client(server) as s3:
+            with pytest.raises(EndpointConnectionError):
+                await s3.list_parts(Bucket="footage", Key=key, UploadId=upload_id)
+        await server.start_async()
+        assert server.endpoint == endpoint
+        async with client(server) as s3:
+            parts = (await s3.list_parts(Bucket="footage", Key=key, UploadId=upload_id))["Parts"]
+            assert [(p["PartNumber"], p["ETag"]) for p in parts] == [(1, etag)]
+            etag_2 = (await s3.upload_part(Bucket="footage", Key=key, UploadId=upload_id, PartNumber=2,
+                                           Body=second))["ETag"]
+            await s3.complete_multipart_upload(Bucket="footage", Key=key, UploadId=upload_id, MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": etag_2}]})
+            body = await (await s3.get_object(Bucket="footage", Key=key))["Body"].read()
+        assert body == first + second
+    finally:
+        await asyncio.to_thread(server.stop)

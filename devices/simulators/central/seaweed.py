@@ -117,6 +117,8 @@ class SeaweedServer:
     filer_port: int = field(default=0, init=False)
     _process: subprocess.Popen[bytes] | None = None
     _sockets: Path | None = None
+    _ports: list[int] | None = None
+    _started_once: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -158,9 +160,11 @@ class SeaweedServer:
 
     def start(self) -> None:
         """Launch from the calling thread (the child dies with it, PR_SET_PDEATHSIG) and wait until ready;
-        a port lost to a race is retried with fresh ports."""
+        a port lost to a race is retried with fresh ports. After ``stop()``, starting again keeps the ports and
+        the data: the same endpoint, the same objects and unfinished uploads (a store that went away and came
+        back)."""
         for attempt in range(3):
-            self._launch()
+            self._launch(fresh=attempt > 0 and not self._restarting)
             try:
                 self._wait_ready()
                 return
@@ -168,6 +172,7 @@ class SeaweedServer:
                 self.stop()
                 if attempt == 2:
                     raise
+                time.sleep(1.0)
             except SeaweedError:
                 self.stop()
                 raise
@@ -177,7 +182,7 @@ class SeaweedServer:
         import asyncio
 
         for attempt in range(3):
-            self._launch()
+            self._launch(fresh=attempt > 0 and not self._restarting)
             try:
                 await asyncio.to_thread(self._wait_ready)
                 return
@@ -185,16 +190,23 @@ class SeaweedServer:
                 await asyncio.to_thread(self.stop)
                 if attempt == 2:
                     raise
+                await asyncio.sleep(1.0)
             except SeaweedError:
                 await asyncio.to_thread(self.stop)
                 raise
 
-    def _launch(self) -> None:
+    @property
+    def _restarting(self) -> bool:
+        return self._ports is not None and self._started_once
+
+    def _launch(self, *, fresh: bool) -> None:
         binary = weed_binary()
         self.directory.mkdir(parents=True, exist_ok=True)
         # Socket paths have a ~108-byte limit, which deep pytest temp folders exceed.
         sockets = self._sockets = Path(tempfile.mkdtemp(prefix="weed-"))
-        ports = pick_ports(5)
+        if self._ports is None or fresh:
+            self._ports = pick_ports(5)
+        ports = self._ports
         self.filer_port, self.s3_port = ports[2], ports[3]
         args = self._arguments(binary, ports, sockets)
         with self.log_path.open("ab") as log:
@@ -209,6 +221,7 @@ class SeaweedServer:
             if self._process is None or self._process.poll() is not None:
                 raise WeedExited(f"weed exited during start-up:\n{self.log_tail()}")
             if self._s3_refuses_anonymous() and all(self._bucket_exists(b) for b in self.buckets):
+                self._started_once = True
                 return
             time.sleep(0.1)
         raise SeaweedError(f"weed not ready after {self.ready_timeout_s:.0f} s:\n{self.log_tail()}")
@@ -256,6 +269,11 @@ class SeaweedServer:
         # Anything left in the group (weed runs in one process today; this holds if that changes).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports with the same data."""
+        self.stop()
+        self.start()
 
     def __enter__(self) -> SeaweedServer:
         self.start()
