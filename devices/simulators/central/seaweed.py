@@ -115,10 +115,10 @@ class SeaweedServer:
     ready_timeout_s: float = 90.0  # generous: a loaded 2-core machine
     s3_port: int = field(default=0, init=False)  # picked at each launch
     filer_port: int = field(default=0, init=False)
-    _process: subprocess.Popen[bytes] | None = None
-    _sockets: Path | None = None
-    _ports: list[int] | None = None
-    _started_once: bool = False
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _sockets: Path | None = field(default=None, init=False, repr=False)
+    _ports: list[int] | None = field(default=None, init=False, repr=False)
+    _started_once: bool = field(default=False, init=False, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -254,21 +254,17 @@ class SeaweedServer:
         """SIGTERM the process group, SIGKILL it after ``grace_s``; idempotent."""
         process, self._process = self._process, None
         sockets, self._sockets = self._sockets, None
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=grace_s)
         if sockets is not None:
             shutil.rmtree(sockets, ignore_errors=True)
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=grace_s)
-        # Anything left in the group (weed runs in one process today; this holds if that changes).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
 
     def restart(self) -> None:
         """Stop and start again on the same ports with the same data."""
