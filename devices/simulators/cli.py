@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
+import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,20 +46,43 @@ def cmd_bodycams(args: argparse.Namespace) -> int:
 
 def cmd_central(args: argparse.Namespace) -> int:
     from devices.simulators.central import start_central
+    from devices.simulators.central.cli_ingest import ingest_setup
+    from devices.simulators.central.seaweed import SeaweedError
 
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
 
-    async def serve() -> None:
-        async with start_central(seed=args.seed, start=start, host=args.host, port=args.port,
-                                 late_after_polls=args.late_after_polls, late_after_s=args.late_after_s) as sim:
+    async def serve(work: Path) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            setup = (await stack.enter_async_context(ingest_setup(args, work))
+                     if args.ingest or args.seaweed else None)
+            sim = await stack.enter_async_context(start_central(
+                seed=args.seed, start=start, host=args.host, port=args.port, late_after_polls=args.late_after_polls,
+                late_after_s=args.late_after_s, ingest=setup.settings if setup else None))
             print(f"simulated central platform on {sim.url}/api/v1/cases (seed {args.seed}); Ctrl-C stops",
                   flush=True)
-            await asyncio.Event().wait()
+            if setup is not None and sim.ingest is not None:
+                for fault in setup.faults:
+                    sim.ingest.arm(fault)
+                print(f"  ingest            {sim.url}/api/v1/ingest/batch  {sim.url}/api/v1/ingest/manifest",
+                      flush=True)
+                print(f"  faults            {sim.url}/sim/ingest/faults  (GET, POST {{\"fault\": ...}}, DELETE)",
+                      flush=True)
+                print("\n".join(setup.notes), flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
 
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        return 0
+    with contextlib.ExitStack() as folders:
+        work = args.dir or Path(folders.enter_context(tempfile.TemporaryDirectory(prefix="sim-central-")))
+        try:
+            asyncio.run(serve(work))
+        except KeyboardInterrupt:
+            return 0
+        except (OSError, ValueError, SeaweedError) as exc:  # bad key files, a busy port, weed failing
+            print(f"sim central: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -98,14 +123,18 @@ def _register_bodycams(simulators: Commands) -> None:
 
 
 def _register_central(simulators: Commands) -> None:
-    central = simulators.add_parser("central", help="simulated central platform (case feed)", description=(
-        "Serve the case feed of a simulated day consistent with the body-camera fleet of the same seed."))
+    from devices.simulators.central.cli_ingest import add_ingest_options
+
+    central = simulators.add_parser("central", help="simulated central platform (case feed, ingest)", description=(
+        "Serve the case feed of a simulated day consistent with the body-camera fleet of the same seed; with "
+        "--ingest also the uplink's ingest API, with --seaweed also a SeaweedFS S3 store (docs/simulators.md)."))
     central.add_argument("--port", type=int, default=8700, help="TCP port (default 8700; 0 picks a free one)")
     central.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     central.add_argument("--seed", type=int, default=42, help="scenario seed, as given to the fleet (default 42)")
     central.add_argument("--start", help="fleet start time, ISO 8601 with a zone (default: now)")
     central.add_argument("--late-after-polls", type=int, default=3, help="the late case appears after N polls")
     central.add_argument("--late-after-s", type=float, default=None, help="... or after this many seconds")
+    add_ingest_options(central)
     central.set_defaults(func=cmd_central)
 
 

@@ -1,7 +1,7 @@
-"""The central platform's HTTP side, simulated: the case feed now; uplink receivers join later.
+"""The central platform's HTTP side, simulated: the case feed.
 
-``build_app(state, *route_adders)`` takes extra route adders so the uplink simulator (receipts, object
-storage) can be added on the same app without touching this file.
+``build_app(state, *route_adders)`` takes extra route adders: the ingest side (ingest.py: batches, manifests,
+receipts, faults) joins the same app that way.
 """
 
 from __future__ import annotations

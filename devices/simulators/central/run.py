@@ -14,6 +14,8 @@ from aiohttp import web
 
 from devices.simulators.bodycam_fleet import FleetConfig
 from devices.simulators.central.app import CentralState, build_app
+from devices.simulators.central.ingest import IngestSettings, IngestState, add_ingest_routes
+from devices.simulators.central.listener import Listener
 from devices.simulators.central.scenario import Scenario, build_scenario
 
 if TYPE_CHECKING:
@@ -26,28 +28,43 @@ class CentralSimulator:
     port: int
     state: CentralState
     scenario: Scenario
+    ingest: IngestState | None = None  # the ingest side, when started with ``ingest=``
+    listener: Listener | None = None
+
+    def go_down(self, seconds: float) -> None:
+        """The whole platform refuses connections for ``seconds`` (the "down for an hour" fault)."""
+        assert self.listener is not None
+        self.listener.down_for(seconds)
+
+    async def come_up(self) -> None:
+        assert self.listener is not None
+        await self.listener.come_up()
 
 
 @contextlib.asynccontextmanager
 async def start_central(
     *, seed: int, start: datetime, host: str = "127.0.0.1", port: int = 0, cameras: int = 6,
     late_after_polls: int = 3, late_after_s: float | None = None, paused: bool = False,
-    fleet: FleetConfig | None = None,
+    fleet: FleetConfig | None = None, ingest: IngestSettings | None = None,
 ) -> AsyncIterator[CentralSimulator]:
-    """Serve the case feed of the scenario for ``seed`` until the context exits (port 0: a free one)."""
+    """Serve the case feed of the scenario for ``seed`` (and the ingest API with ``ingest``) until the
+    context exits (port 0: a free one)."""
     scenario = build_scenario(seed, start, cameras=cameras, config=fleet)
     state = CentralState.from_scenario(scenario, paused=paused, late_after_polls=late_after_polls,
                                        late_after_s=late_after_s)
-    runner = web.AppRunner(build_app(state), access_log=None)
+    ingest_state = IngestState(ingest) if ingest is not None else None
+    adders = [add_ingest_routes(ingest_state)] if ingest_state is not None else []
+    runner = web.AppRunner(build_app(state, *adders), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
+    listener = Listener(runner, host, port)
+    await listener.start()
+    if ingest_state is not None:
+        ingest_state.go_down = listener.down_for
     try:
-        yield CentralSimulator(f"http://{host}:{bound}", bound, state, scenario)
+        yield CentralSimulator(f"http://{host}:{listener.port}", listener.port, state, scenario, ingest_state,
+                               listener)
     finally:
+        await listener.stop()
         await runner.cleanup()
 
 
