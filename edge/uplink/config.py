@@ -47,7 +47,11 @@ class ClassPolicy(ConfigSection):
         return self
 
 
+# One model per class, so that a partly written table keeps that class's own defaults for the rest.
 class EvidencePolicy(ClassPolicy):
+    weight: Weight = 8
+    min_share: Share = 0.3
+
     @field_validator("expendable")
     @classmethod
     def _not_expendable(cls, value: bool) -> bool:
@@ -63,11 +67,26 @@ class EvidencePolicy(ClassPolicy):
         return value
 
 
+class KioskPolicy(ClassPolicy):
+    weight: Weight = 4
+    min_share: Share = 0.1
+
+
+class RoutinePolicy(ClassPolicy):
+    weight: Weight = 2
+    min_share: Share = 0.1
+
+
+class TelemetryPolicy(ClassPolicy):
+    min_share: Share = 0.05
+    expendable: bool = True  # telemetry is shed first
+
+
 class ClassesConfig(ConfigSection):
-    evidence: EvidencePolicy = EvidencePolicy(weight=8, min_share=0.3)
-    kiosk: ClassPolicy = ClassPolicy(weight=4, min_share=0.1)
-    routine: ClassPolicy = ClassPolicy(weight=2, min_share=0.1)
-    telemetry: ClassPolicy = ClassPolicy(weight=1, min_share=0.05, expendable=True)
+    evidence: EvidencePolicy = EvidencePolicy()
+    kiosk: KioskPolicy = KioskPolicy()
+    routine: RoutinePolicy = RoutinePolicy()
+    telemetry: TelemetryPolicy = TelemetryPolicy()
 
     @model_validator(mode="before")
     @classmethod

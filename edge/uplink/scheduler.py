@@ -128,7 +128,7 @@ class Scheduler:
             for _ in range(len(WEIGHTED_ORDER)):
                 c = WEIGHTED_ORDER[self._cursor]
                 if c in quanta:
-                    if not self._visited:
+                    if not self._visited or c not in self._deficit:  # new, or back from a pause
                         self._deficit[c] = self._deficit.get(c, 0) + quanta[c]
                         self._visited = True
                     if self._deficit[c] >= need[c]:
