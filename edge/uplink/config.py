@@ -15,11 +15,13 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.config_section import ConfigSection
 from edge.store.uplink_queue import TrafficClass
+from edge.uplink.budget import BudgetPlan
+from edge.uplink.scheduler import WEIGHTED_ORDER, SchedulerPlan, Share
 from edge.uplink.windows import WEEKDAYS, WindowRule, find_overlap, parse_clock
 
 Weight = Annotated[int, Field(ge=1, le=1000)]
-Share = Annotated[float, Field(ge=0, lt=1)]
-WEIGHTED = (TrafficClass.EVIDENCE, TrafficClass.KIOSK, TrafficClass.ROUTINE, TrafficClass.TELEMETRY)
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+WEIGHTED = WEIGHTED_ORDER
 
 
 def _rate(value: float | None, *, what: str) -> float | None:
@@ -36,7 +38,7 @@ def _never_critical(classes: list[TrafficClass], what: str) -> list[TrafficClass
 
 class ClassPolicy(ConfigSection):
     weight: Weight = 1
-    min_share: Share = 0.0  # of what critical leaves, while the class has work
+    min_share: Fraction = 0.0  # of what critical leaves, while the class has work
     expendable: bool = False
     ttl_s: Annotated[float, Field(gt=0)] | None = None  # expendable classes only: then failed as "expired"
 
@@ -50,7 +52,7 @@ class ClassPolicy(ConfigSection):
 # One model per class, so that a partly written table keeps that class's own defaults for the rest.
 class EvidencePolicy(ClassPolicy):
     weight: Weight = 8
-    min_share: Share = 0.3
+    min_share: Fraction = 0.3
 
     @field_validator("expendable")
     @classmethod
@@ -69,16 +71,16 @@ class EvidencePolicy(ClassPolicy):
 
 class KioskPolicy(ClassPolicy):
     weight: Weight = 4
-    min_share: Share = 0.1
+    min_share: Fraction = 0.1
 
 
 class RoutinePolicy(ClassPolicy):
     weight: Weight = 2
-    min_share: Share = 0.1
+    min_share: Fraction = 0.1
 
 
 class TelemetryPolicy(ClassPolicy):
-    min_share: Share = 0.05
+    min_share: Fraction = 0.05
     expendable: bool = True  # telemetry is shed first
 
 
@@ -182,6 +184,10 @@ class UplinkConfig(ConfigSection):
     timezone: str = "UTC"  # station-local zone of the windows (IANA name, e.g. Europe/Tallinn)
     metered: bool = False  # a metered link: the classes below wait until it is not
     metered_defers: list[TrafficClass] = Field(default_factory=lambda: [TrafficClass.ROUTINE, TrafficClass.TELEMETRY])
+    # A transient failure is tried again after jittered exponential backoff between these (or the target's
+    # Retry-After, if longer).
+    retry_min_s: Annotated[float, Field(gt=0)] = 1.0
+    retry_max_s: Annotated[float, Field(gt=0)] = 300.0
     classes: ClassesConfig = ClassesConfig()
     windows: list[WindowConfig] = Field(default_factory=list)
 
@@ -217,9 +223,26 @@ class UplinkConfig(ConfigSection):
             raise ValueError(overlap)
         return windows
 
+    @model_validator(mode="after")
+    def _retry_order(self) -> Self:
+        if self.retry_max_s < self.retry_min_s:
+            raise ValueError(f"retry_max_s ({self.retry_max_s:g}) is below retry_min_s ({self.retry_min_s:g})")
+        return self
+
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
 
     def window_rules(self) -> list[WindowRule]:
         return [w.rule() for w in self.windows]
+
+    def scheduler_plan(self) -> SchedulerPlan:
+        return SchedulerPlan({name: Share(self.classes.policy(name).weight, self.classes.policy(name).min_share)
+                              for name in WEIGHTED}, metered_defers=frozenset(self.metered_defers))
+
+    def budget_plan(self) -> BudgetPlan:
+        return BudgetPlan(self.link_mbit_s, self.window_rules(), self.zone, self.pacing, self.burst_s)
+
+    def ttls(self) -> dict[TrafficClass, float]:
+        """The classes that expire, with their TTL in seconds."""
+        return {name: ttl for name in WEIGHTED if (ttl := self.classes.policy(name).ttl_s) is not None}

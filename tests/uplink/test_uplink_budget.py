@@ -21,8 +21,7 @@ CHUNK = 64 << 10
 
 
 def plan_from(**uplink: object) -> BudgetPlan:
-    config = UplinkConfig.model_validate(uplink)
-    return BudgetPlan(config.link_mbit_s, config.window_rules(), config.zone, config.pacing, config.burst_s)
+    return UplinkConfig.model_validate(uplink).budget_plan()
 
 
 DAY_NIGHT = plan_from(link_mbit_s=20, timezone="Europe/Tallinn", windows=[

@@ -79,6 +79,7 @@ def test_the_commented_example_in_edge_toml_is_valid_once_uncommented() -> None:
     ({"metered_defers": ["critical"]}, "uplink.metered_defers", "never deferred by metering"),
     ({"timezone": "Europe/Atlantis"}, "uplink.timezone", "unknown time zone 'Europe/Atlantis'"),
     ({"pacing": 1.5}, "uplink.pacing", "less than or equal to 1"),
+    ({"retry_min_s": 10, "retry_max_s": 5}, "uplink", "retry_max_s (5) is below retry_min_s (10)"),
     ({"link_mbit_s": 5, "speed": 3}, "uplink.speed", "Extra inputs are not permitted"),
 ])
 def test_each_bad_setting_is_refused_with_its_key_path(uplink: dict[str, Any], path: str, message: str) -> None:
@@ -93,6 +94,7 @@ def test_an_expendable_class_may_have_a_ttl_and_telemetry_is_expendable_by_defau
         "routine": {"expendable": True, "ttl_s": 86_400}, "telemetry": {"ttl_s": 3600}}}})
     assert config.uplink.classes.policy(C.ROUTINE).ttl_s == 86_400
     assert config.uplink.classes.policy(C.TELEMETRY).ttl_s == 3600
+    assert config.uplink.ttls() == {C.ROUTINE: 86_400, C.TELEMETRY: 3600}
 
 
 def test_a_partly_written_class_table_keeps_that_class_s_other_defaults() -> None:

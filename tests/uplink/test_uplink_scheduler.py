@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.store.uplink_queue import TrafficClass as C
-from edge.uplink.config import ClassesConfig
+from edge.uplink.config import UplinkConfig
 from edge.uplink.scheduler import (
     WEIGHTED_ORDER,
     PauseReason,
@@ -159,8 +159,8 @@ def test_nothing_to_send_gives_none() -> None:
 
 
 def test_the_default_config_gives_a_valid_plan() -> None:
-    classes = ClassesConfig()
-    plan = SchedulerPlan({c: Share(classes.policy(c).weight, classes.policy(c).min_share) for c in WEIGHTED_ORDER})
+    plan = UplinkConfig().scheduler_plan()
+    assert plan.shares == DEFAULT.shares and plan.metered_defers == {C.ROUTINE, C.TELEMETRY}
     shares = effective_shares(plan.shares, list(WEIGHTED_ORDER))
     assert sum(shares.values()) == pytest.approx(1.0)
     assert all(shares[c] >= plan.shares[c].min_share for c in WEIGHTED_ORDER)
