@@ -81,10 +81,10 @@ def effective_shares(shares: Mapping[TrafficClass, Share], active: list[TrafficC
 class Scheduler:
     plan: SchedulerPlan
     metered: bool = False
-    _pauses: dict[TrafficClass, set[PauseReason]] = field(default_factory=dict)
-    _deficit: dict[TrafficClass, int] = field(default_factory=dict)
-    _cursor: int = 0
-    _visited: bool = False  # the class under the cursor got its quantum for this visit
+    _pauses: dict[TrafficClass, set[PauseReason]] = field(default_factory=dict, init=False)
+    _deficit: dict[TrafficClass, int] = field(default_factory=dict, init=False)
+    _cursor: int = field(default=0, init=False)
+    _visited: bool = field(default=False, init=False)  # the class under the cursor got its quantum this visit
 
     # -- pauses --------------------------------------------------------------------------------
 
