@@ -4,7 +4,7 @@ on the same path.
 
 ours: ``edge.store.retention.candidates`` (every keep reason checked in the query) plus the in-transaction
 re-check ``keep_reasons`` for each selected row, in rows per second.
-baseline, same database, same run: the bare indexed selection of expired good rows with an acked outbox
+baseline, same database, same run: the bare indexed selection of expired good rows with a confirmed outbox
 entry (what retention selected before the keep reasons), then one primary-key read per row.
 """
 
@@ -38,15 +38,15 @@ def _fill(tx: Tx) -> None:
                         "2026-01-01T00:00:00.000000Z",
                         "2026-06-01T00:00:00.000000Z" if expired else "2027-06-01T00:00:00.000000Z"))
         outbox.append(("footage.file", 2, f"footage:{sha}", f"/f/{sha}", 1, sha,
-                       "acked" if expired else "pending", '{"reference":"r"}' if expired else None))
+                       "confirmed" if expired else "pending", '{"reference":"r"}' if expired else None))
         if expired and i % 10 == 0:
             links.append((str(i), "C-1", "linked" if i % 20 == 0 else "review"))
     tx.executemany("INSERT INTO ingests (id, source, device_id, actor, file_name, length, created_at, updated_at)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ingests)
     tx.executemany("INSERT INTO footage (id, sha256, size, path, state, device_id, file_name, source, ingest_id,"
                    " ingested_at, retain_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", footage)
-    tx.executemany("INSERT INTO outbox (kind, priority, dedupe_key, file_path, file_size, file_sha256, state,"
-                   " receipt, created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+    tx.executemany("INSERT INTO outbox (kind, priority, dedupe_key, file_path, file_size, file_sha256, bytes, state,"
+                   " receipt, created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?,"
                    " '2026-02-01T00:00:00.000000Z', '2026-02-01T00:00:00.000000Z', 'a')", outbox)
     for n, (footage_id, case, state) in enumerate(links, 1):
         tx.execute("INSERT INTO case_links (id, footage_id, case_number, state, decided_by, actor, provenance,"
@@ -68,7 +68,7 @@ def _baseline(q: Queries) -> int:
     rows = q.all(
         "SELECT f.* FROM footage f JOIN outbox o ON o.dedupe_key = 'footage:' || f.sha256"
         " WHERE f.state = 'good' AND f.hold = 0 AND f.marked = 0 AND f.retain_until IS NOT NULL"
-        " AND f.retain_until < ? AND o.state = 'acked' AND o.receipt IS NOT NULL ORDER BY f.retain_until LIMIT ?",
+        " AND f.retain_until < ? AND o.state = 'confirmed' AND o.receipt IS NOT NULL ORDER BY f.retain_until LIMIT ?",
         (NOW, EXPIRED))
     for row in rows:
         q.one("SELECT state, hold, marked FROM footage WHERE id = ?", (row["id"],))

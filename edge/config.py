@@ -24,6 +24,7 @@ from edge.config_section import ConfigSection
 from edge.custody.config import CustodyConfig
 from edge.housekeeping.config import RetentionConfig, check_covers_footage
 from edge.kiosk.config import KioskSection
+from edge.uplink.config import UplinkConfig
 from edge.web.config import DeviceAuthConfig
 
 STATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$"
@@ -188,6 +189,7 @@ class Config(ConfigSection):
     kiosk: KioskSection = KioskSection()  # runs only with services.kiosk
     custody: CustodyConfig = CustodyConfig()
     retention: RetentionConfig = RetentionConfig()  # bounded storage (edge/housekeeping/)
+    uplink: UplinkConfig = UplinkConfig()  # read only with services.uplink (edge/uplink/)
 
     @model_validator(mode="before")
     @classmethod

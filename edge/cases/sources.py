@@ -12,7 +12,7 @@
   timestamp falls in the range. Tags: the device's ``case_tag`` events naming the file, or naming no file
   and sent while it recorded.
 - ``StoreComplianceInputs``: expected footage, dock events, the registry's offsets, file sequences and
-  the outbox (``case.link`` entries not acked, only once the uplink runs).
+  the outbox (``case.link`` entries not confirmed, only once the uplink runs).
 
 Footage ids in the case domain are the decimal text of ``footage.id``.
 """

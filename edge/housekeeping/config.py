@@ -22,7 +22,7 @@ class RetentionConfig(ConfigSection):
     events_days: Days = 183
     dead_letters_days: Days = 90
     alert_history_days: Days = 365  # cleared alerts with their transitions; active alerts always stay
-    outbox_acked_days: Days = 30  # acknowledged rows only; pending, sending and failed ones always stay
+    outbox_acked_days: Days = 30  # confirmed rows only; pending, in_flight, sent and failed ones always stay
     ingest_records_days: Days = 90  # finished upload sessions without footage, met announcements of deleted footage
     # Telemetry and events this close (device clock) to held or case-linked footage stay with it.
     context_margin_min: Annotated[int, Field(ge=0, le=24 * 60)] = 10

@@ -126,7 +126,7 @@ def awaiting_receipt(q: Queries) -> list[dict[str, Any]]:
     """Linked footage whose ``case.link`` outbox entry the central platform has not acknowledged."""
     return q.all(
         "SELECT l.footage_id, l.case_number, l.decided_at FROM case_links l WHERE l.state = 'linked'"
-        " AND EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'case.link' AND o.state != 'acked'"
+        " AND EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'case.link' AND o.state != 'confirmed'"
         "  AND json_extract(o.payload, '$.footage_id') = l.footage_id"
         "  AND json_extract(o.payload, '$.case_number') = l.case_number"
         "  AND json_extract(o.payload, '$.state') = 'linked')")

@@ -20,7 +20,9 @@ from edge.timeutil import to_iso, utcnow
 
 
 class Priority(enum.IntEnum):
-    """Drained strictly in this order; within a class, oldest first."""
+    """Most urgent first; within a priority, oldest first. The uplink's classes follow from it
+    (``edge.store.uplink_queue.TrafficClass``): 0 critical, 1 evidence, 2 kiosk (kinds ``kiosk.*``) or
+    routine, 3 telemetry."""
 
     CRITICAL = 0  # SOS, alarms
     EVIDENCE = 1  # custody, case links, evidence-marked footage
@@ -49,22 +51,24 @@ class OutboxEntry:
 
 
 _INSERT = (
-    "INSERT INTO outbox (kind, priority, dedupe_key, payload, file_path, file_size, file_sha256,"
-    " created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO outbox (kind, priority, dedupe_key, payload, file_path, file_size, file_sha256, bytes,"
+    " created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (dedupe_key) DO NOTHING"
 )
 
 
 def _row(entry: OutboxEntry, now: str) -> tuple[Any, ...]:
     file = entry.file
+    payload = None if entry.payload is None else canonical_json(entry.payload)
     return (
         entry.kind,
         int(entry.priority),
         entry.dedupe_key,
-        None if entry.payload is None else canonical_json(entry.payload),
+        payload,
         None if file is None else str(file.path),
         None if file is None else file.size,
         None if file is None else file.sha256,
+        file.size if file is not None else len((payload or "").encode()),  # what the uplink's budget is charged
         now,
         now,
         now,
@@ -83,10 +87,12 @@ def enqueue_many(tx: Tx, entries: Iterable[OutboxEntry], *, now: datetime | None
 
 
 def promote(tx: Tx, dedupe_key: str, priority: Priority) -> bool:
-    """Raise a queued entry's priority (e.g. footage that became evidence); never lowers it, never touches
-    what was already delivered."""
-    return tx.execute("UPDATE outbox SET priority = ? WHERE dedupe_key = ? AND priority > ? AND state != 'acked'",
-                      (int(priority), dedupe_key, int(priority))).rowcount == 1
+    """Raise a queued entry's priority (e.g. footage that became evidence), which moves it to that class;
+    never lowers it, never touches what was already confirmed. Evidence and critical entries never expire,
+    so a promotion to them drops any expiry."""
+    return tx.execute("UPDATE outbox SET priority = ?, expires_at = CASE WHEN ? < 2 THEN NULL ELSE expires_at END"
+                      " WHERE dedupe_key = ? AND priority > ? AND state != 'confirmed'",
+                      (int(priority), int(priority), dedupe_key, int(priority))).rowcount == 1
 
 
 def counts(q: Queries) -> dict[str, dict[str, int]]:
@@ -116,11 +122,12 @@ class Receipt:
 
 
 def confirm(tx: Tx, dedupe_key: str, receipt: Receipt, *, now: datetime | None = None) -> bool:
-    """Record the central platform's receipt for a file entry and mark it acked.
+    """Record the central platform's receipt for a file entry and mark it confirmed.
 
     Refused (``ReceiptRefused``) unless the entry exists, carries a file, and the receipt's SHA-256 is the
-    file's: a receipt for other bytes confirms nothing. True when this receipt acked the entry, False when
-    it was already acked (the first receipt is kept; a redelivered one changes nothing).
+    file's: a receipt for other bytes confirms nothing. True when this receipt confirmed the entry, False
+    when it was already confirmed (the first receipt is kept; a redelivered one changes nothing). A receipt
+    ends whatever state the entry was in: its lease, its failure reason.
     """
     row = tx.one("SELECT state, file_sha256 FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
     if row is None:
@@ -134,22 +141,25 @@ def confirm(tx: Tx, dedupe_key: str, receipt: Receipt, *, now: datetime | None =
         raise ReceiptRefused(f"the receipt's sha256 {sha} is not the file's {row['file_sha256']}")
     if not receipt.reference.strip() or not receipt.received_at.strip():
         raise ReceiptRefused("the receipt needs the central platform's reference and time of receipt")
-    if row["state"] == "acked":
+    if row["state"] == "confirmed":
         return False
     body = {"sha256": sha, "reference": receipt.reference.strip(), "received_at": receipt.received_at.strip()}
-    tx.execute("UPDATE outbox SET state = 'acked', receipt = ?, updated_at = ?, last_error = NULL"
+    tx.execute("UPDATE outbox SET state = 'confirmed', receipt = ?, updated_at = ?, last_error = NULL,"
+               " failed_reason = NULL, lease_owner = NULL, leased_at = NULL"
                " WHERE dedupe_key = ?", (canonical_json(body), to_iso(now or utcnow()), dedupe_key))
     return True
 
 
 def rearm_file(tx: Tx, entry: OutboxEntry, *, now: datetime | None = None) -> bool:
     """Queue a confirmed file entry again: the same bytes were ingested anew (a new footage row after the old
-    one was deleted), and the old receipt confirms nothing about the new row. True if it was re-armed."""
+    one was deleted), and the old receipt confirms nothing about the new row. True if it was re-armed. The
+    entry's next generation gets a new idempotency key: the receiver must not answer it with the old receipt."""
     if entry.file is None:
         raise ValueError("only file entries are re-armed")
     stamp = to_iso(now or utcnow())
     return tx.execute(
         "UPDATE outbox SET state = 'pending', receipt = NULL, attempts = 0, last_error = NULL,"
-        " priority = min(priority, ?), file_path = ?, updated_at = ?, next_attempt_at = ?"
-        " WHERE dedupe_key = ? AND state = 'acked'",
+        " priority = min(priority, ?), file_path = ?, updated_at = ?, next_attempt_at = ?,"
+        " idempotency_key = NULL, generation = generation + 1, expires_at = NULL"
+        " WHERE dedupe_key = ? AND state = 'confirmed'",
         (int(entry.priority), str(entry.file.path), stamp, stamp, entry.dedupe_key)).rowcount == 1

@@ -69,10 +69,10 @@ RULES: tuple[Rule, ...] = (
     Rule("alert_history", "alerts", "raised_at", "cleared_at IS NOT NULL AND cleared_at < :cutoff",
          dependents=("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE id >= :lo"
                      " AND id < :hi AND cleared_at IS NOT NULL AND cleared_at < :cutoff)",)),
-    # Only acknowledged rows; pending, sending and failed ones are the outbox's work. A footage file's
+    # Only confirmed rows; pending, in_flight, sent and failed ones are the outbox's work. A footage file's
     # entry stays while the file does: retention needs its receipt to delete the file.
     Rule("outbox", "outbox", "created_at",
-         "state = 'acked' AND updated_at < :cutoff AND NOT (dedupe_key LIKE 'footage:%' AND EXISTS ("
+         "state = 'confirmed' AND updated_at < :cutoff AND NOT (dedupe_key LIKE 'footage:%' AND EXISTS ("
          "SELECT 1 FROM footage f WHERE f.sha256 = substr(outbox.dedupe_key, 9) AND f.state = 'good'))"),
     # Upload sessions that produced no footage of their own (abandoned, or a duplicate of a stored file);
     # ingests behind footage rows and dock bookkeeping are kept (they are the footage's provenance). No

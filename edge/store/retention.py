@@ -33,7 +33,7 @@ KEEP_REASONS: tuple[tuple[str, str], ...] = (
     # Confirmed: the central platform's receipt for these bytes, recorded after this row was ingested (a
     # receipt from before confirms an older row of the same bytes, not this one).
     ("not_confirmed", "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'footage:' || f.sha256"
-     " AND o.state = 'acked' AND o.receipt IS NOT NULL AND o.receipt != '' AND o.updated_at >= f.ingested_at)"),
+     " AND o.state = 'confirmed' AND o.receipt IS NOT NULL AND o.receipt != '' AND o.updated_at >= f.ingested_at)"),
     ("path_in_use", "EXISTS (SELECT 1 FROM footage g WHERE g.id != f.id AND g.state != 'deleted'"
      " AND (g.path = f.path OR g.thumbnail = f.path))"),
 )

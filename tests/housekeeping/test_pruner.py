@@ -14,8 +14,9 @@ from support.storage import add_alert, add_dead_letter, add_event, add_footage, 
 from edge.cli import main
 from edge.housekeeping.config import RetentionConfig
 from edge.housekeeping.pruner import Pruner
-from edge.store import Store, Tx
+from edge.store import Store, Tx, uplink_queue
 from edge.store.prune import Batch
+from edge.store.uplink_queue import TrafficClass
 from edge.timeutil import to_iso
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -54,8 +55,8 @@ async def test_each_retention_is_its_own(store: Store) -> None:
     await add_alert(store, "old-cleared", NOW - timedelta(days=150), NOW - timedelta(days=101))  # goes
     await add_alert(store, "recently-cleared", NOW - timedelta(days=150), NOW - timedelta(days=99))  # stays
     await add_alert(store, "still-active", NOW - timedelta(days=400), None)  # active: stays forever
-    await add_outbox(store, "acked-old", "acked", NOW - timedelta(days=21))  # goes
-    await add_outbox(store, "acked-new", "acked", NOW - timedelta(days=19))  # stays
+    await add_outbox(store, "confirmed-old", "confirmed", NOW - timedelta(days=21))  # goes
+    await add_outbox(store, "confirmed-new", "confirmed", NOW - timedelta(days=19))  # stays
     report = await Pruner(store, config).run(NOW)
     assert await count(store, "SELECT count(*) FROM telemetry") == 10
     assert report.rules["dead_letters"].deleted == 1
@@ -65,16 +66,29 @@ async def test_each_retention_is_its_own(store: Store) -> None:
     # The removed alert's transitions went with it; the others' stayed (raised + cleared, raised).
     assert await count(store, "SELECT count(*) FROM alert_events") == 3
     assert await store.read(lambda q: [r["dedupe_key"] for r in q.all("SELECT dedupe_key FROM outbox")]) == [
-        "acked-new"]
+        "confirmed-new"]
 
 
-async def test_pending_sending_and_failed_outbox_rows_are_never_pruned(store: Store) -> None:
+async def test_pending_in_flight_sent_and_failed_outbox_rows_are_never_pruned(store: Store) -> None:
     ancient = NOW - timedelta(days=3000)
-    for state in ("pending", "sending", "failed", "acked"):
-        await add_outbox(store, f"{state}-1", state, ancient)
+    for state in ("pending", "in_flight", "sent", "failed", "confirmed"):
+        await add_outbox(store, f"{state}-1", "pending", ancient)
+
+    def advance(tx: Tx) -> None:  # through the uplink's own transitions, which keep each state's columns right
+        for key, steps in (("in_flight-1", 1), ("sent-1", 2), ("failed-1", 3)):
+            entry_id = tx.scalar("SELECT id FROM outbox WHERE dedupe_key = ?", (key,))
+            tx.execute("UPDATE outbox SET priority = 0 WHERE id = ?", (entry_id,))  # alone in its class
+            [claimed] = uplink_queue.claim(tx, TrafficClass.CRITICAL, owner="t", station_id="s", now=ancient)
+            if steps == 2:
+                uplink_queue.mark_sent(tx, claimed.id, owner="t", now=ancient)
+            elif steps == 3:
+                uplink_queue.mark_failed(tx, claimed.id, reason="rejected", detail="422", now=ancient)
+        tx.execute("UPDATE outbox SET state = 'confirmed' WHERE dedupe_key = 'confirmed-1'")
+
+    await store.write(advance)
     await Pruner(store, RetentionConfig(outbox_acked_days=1)).run(NOW)
     kept = await store.read(lambda q: sorted(r["state"] for r in q.all("SELECT state FROM outbox")))
-    assert kept == ["failed", "pending", "sending"]
+    assert kept == ["failed", "in_flight", "pending", "sent"]
 
 
 async def test_telemetry_and_events_of_held_and_case_linked_footage_are_kept(store: Store) -> None:
@@ -216,12 +230,12 @@ async def test_ingest_records_go_only_when_no_footage_needs_them(store: Store) -
     assert names == ["held.mp4", "kept.mp4", "never.mp4"]
 
 
-async def test_an_acked_footage_entry_stays_while_its_file_does(store: Store) -> None:
+async def test_a_confirmed_footage_entry_stays_while_its_file_does(store: Store) -> None:
     from edge.store import footage as footage_rows
 
     footage_id = await add_footage(store, "cam-0001", T0, 60)
     sha = await store.read(lambda q: q.scalar("SELECT sha256 FROM footage WHERE id = ?", (footage_id,)))
-    await add_outbox(store, f"footage:{sha}", "acked", NOW - timedelta(days=100))
+    await add_outbox(store, f"footage:{sha}", "confirmed", NOW - timedelta(days=100))
     await Pruner(store, RetentionConfig()).run(NOW)
     assert await count(store, "SELECT count(*) FROM outbox") == 1
     await store.write(lambda tx: footage_rows.tombstone(tx, footage_id, reason="retention", at=to_iso(NOW)))

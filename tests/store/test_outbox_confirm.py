@@ -52,7 +52,7 @@ async def test_a_matching_receipt_acks_once_and_keeps_the_first(store: Store, tm
     again = Receipt(SHA, "obj-2", "2026-01-02T00:00:00Z")
     assert await store.write(lambda tx: confirm(tx, f"footage:{SHA}", again)) is False
     row = await _row(store)
-    assert row["state"] == "acked" and '"reference":"obj-1"' in row["receipt"] and SHA in row["receipt"]
+    assert row["state"] == "confirmed" and '"reference":"obj-1"' in row["receipt"] and SHA in row["receipt"]
     # The same bytes ingested again after a deletion: the entry is queued again and the receipt dropped.
     entry = OutboxEntry("footage.file", Priority.EVIDENCE, f"footage:{SHA}", file=FileRef(tmp_path / "f.mp4", 10, SHA))
     assert await store.write(lambda tx: rearm_file(tx, entry)) is True

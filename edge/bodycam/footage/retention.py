@@ -1,7 +1,7 @@
 """Retention: the only path by which footage is ever deleted.
 
 Routine footage is deleted once it is past ``routine_retention_days`` AND the central platform confirmed
-receiving it (its outbox file entry is ``acked`` with a receipt, recorded by ``edge.store.outbox.confirm``).
+receiving it (its outbox file entry is ``confirmed`` with a receipt, recorded by ``edge.store.outbox.confirm``).
 Everything else keeps the file: see ``edge.store.retention.KEEP_REASONS`` (marked, held, announced marked
 or SOS, case links in linked/review, an open review item, not expired, not confirmed, path still named by a
 live row). Disk pressure never deletes anything: see disk.py.

@@ -1,0 +1,20 @@
+"""When a transient failure is tried again: jittered exponential backoff (edge/backoff.py), never sooner than
+the target's Retry-After (429, 503). Pure: the caller passes the time and, for reproducible tests, a seeded rng."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from edge.backoff import jittered_backoff
+
+
+def retry_at(now: datetime, attempts: int, *, min_s: float, max_s: float, retry_after_s: float | None = None,
+             rng: random.Random | None = None) -> datetime:
+    """The entry's next attempt after its ``attempts``-th failed one (1 = the first)."""
+    delay = jittered_backoff(attempts, min_s=min_s, max_s=max_s, rng=rng)
+    if retry_after_s is not None:
+        if retry_after_s < 0:
+            raise ValueError("Retry-After cannot be negative")
+        delay = max(delay, retry_after_s)  # the target said when; a server that asks for more time gets it
+    return now + timedelta(seconds=delay)
