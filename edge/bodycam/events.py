@@ -58,10 +58,15 @@ CaseTagListener = Callable[[str, str | None, datetime], Awaitable[None]]
 
 
 class AnnouncementListener(Protocol):
-    """Told of each new ``file`` announcement inside the transaction that stores it (footage ingest: a file
-    uploaded before it was announced); may return work to run once that transaction committed."""
+    """The footage side, told inside the storing transaction of what may concern footage already stored."""
 
-    def announced(self, tx: Tx, device_id: str, file_name: str) -> Callable[[], Awaitable[None]] | None: ...
+    def announced(self, tx: Tx, device_id: str, file_name: str) -> Callable[[], Awaitable[None]] | None:
+        """A new ``file`` announcement (a file uploaded before it was announced); may return work to run once
+        that transaction committed."""
+
+    def camera_held(self, tx: Tx, device_id: str, *, file_name: str | None = None,
+                    covering: datetime | None = None) -> None:
+        """A ``mark_important`` naming ``file_name`` or an ``sos`` at ``covering`` (device clock)."""
 
 
 class EventWriter:
@@ -86,10 +91,15 @@ class EventWriter:
 
         def store_it(tx: Tx) -> None:
             _insert(tx, msg, verdict, kind, details)
+            listener = self.announcement_listener
             if isinstance(p, MarkImportant) and p.file_name is not None:
                 footage_rows.hold(tx, dev.device_id, "marked", file_name=p.file_name)
+                if listener is not None:  # footage already stored is held at once, with a custody entry
+                    listener.camera_held(tx, dev.device_id, file_name=p.file_name)
             if isinstance(p, Sos):  # a file already announced that covers the SOS is kept permanently
                 footage_rows.hold(tx, dev.device_id, "sos", covering=p.ts)
+                if listener is not None:
+                    listener.camera_held(tx, dev.device_id, covering=p.ts)
 
         newest = verdict is Verdict.NEW
         if isinstance(p, Sos) and newest:

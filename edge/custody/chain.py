@@ -113,6 +113,11 @@ class Verification:
         anchored = (f"{self.checkpoints} signed checkpoint(s) verified, the last at entry {self.last_checkpoint_seq}"
                     if self.checkpoints else "no signed checkpoint yet: nothing outside the log anchors it")
         text = f"custody log intact: {self.entries} entries, head {self.head_hash}; {anchored}"
+        if self.checkpoints and not self.key_pinned:
+            # Whoever rewrites a bundle can re-sign it with a key of their own and name that key in it.
+            anchored_by = (f"checked against the key the log names ({self.key}), not the station's: this proves "
+                           "consistency, not origin; pin the station key with --pubkey (or --config)")
+            return "; ".join([text, anchored_by, *self.notes])
         return "; ".join([text, *self.notes])
 
     def as_json(self) -> dict[str, Any]:

@@ -82,6 +82,19 @@ def get(q: Queries, device_id: str, file_name: str) -> dict[str, Any] | None:
                  (device_id, file_name))
 
 
+def for_footage(q: Queries, footage_id: int) -> list[dict[str, Any]]:
+    """The announcements this footage fulfilled."""
+    return q.all(f"SELECT {_COLUMNS} FROM expected_footage WHERE footage_id = ?", (str(footage_id),))
+
+
+def fulfilled_covering(q: Queries, device_id: str, at: datetime) -> list[int]:
+    """Footage ids of the device's fulfilled announcements whose recording covers ``at`` (device clock)."""
+    stamp = to_iso(at)
+    found = q.all("SELECT footage_id FROM expected_footage WHERE device_id = ? AND device_start <= ?"
+                  " AND device_end >= ? AND footage_id IS NOT NULL", (device_id, stamp, stamp))
+    return [int(r["footage_id"]) for r in found if str(r["footage_id"]).isdigit()]
+
+
 def matching(q: Queries, device_id: str, file_name: str, size: int, sha256: str) -> dict[str, Any] | None:
     """The announcement of exactly this file (name, size and hash all agree), fulfilled or not."""
     return q.one(f"SELECT {_COLUMNS} FROM expected_footage WHERE device_id = ? AND file_name = ?"

@@ -108,6 +108,17 @@ def set_hold(tx: Tx, footage_id: int, *, hold: bool, reason: str, retain_until: 
                (int(hold), reason if hold else None, retain_until, footage_id))
 
 
+def set_marked(tx: Tx, footage_id: int) -> None:
+    tx.execute("UPDATE footage SET marked = 1 WHERE id = ?", (footage_id,))
+
+
+def good_named(q: Queries, device_id: str, file_name: str) -> list[int]:
+    """Good footage of this device stored under this file name."""
+    found = q.all("SELECT id FROM footage WHERE device_id = ? AND file_name = ? AND state = 'good'",
+                  (device_id, file_name))
+    return [int(r["id"]) for r in found]
+
+
 def unannounced_match(q: Queries, device_id: str, file_name: str, size: int, sha256: str
                       ) -> dict[str, Any] | None:
     """Good footage still waiting for the camera's announcement of exactly this file (name, size, hash)."""

@@ -1,10 +1,11 @@
 """Permanent holds on footage (SQL only): who holds a file, and placing or releasing one holder's hold.
 
 ``footage.hold_reason`` is a comma-separated list of holders: ``marked on the camera``, ``announced: …``
-(the camera's ``file`` announcement said marked or SOS), ``case:<number>`` (one per linked case) and
-``supervisor`` (a person's hold; the person's reason is in the custody entry). Releasing one holder keeps
-every other one, and the file stays held while any is left. Retention never relies on this list alone:
-edge/store/retention.py also checks the announcement, case links and review items themselves.
+(the camera's ``file`` announcement said marked or SOS), ``camera: marked`` / ``camera: sos`` (the camera's
+mark or SOS applied after the footage arrived, edge/bodycam/footage/camera_holds.py), ``case:<number>`` (one
+per linked case) and ``supervisor`` (a person's hold; the person's reason is in the custody entry).
+Releasing one holder keeps every other one, and the file stays held while any is left. Retention never
+relies on this list alone: edge/store/retention.py also checks the announcement, case links and review items themselves.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def counts(q: Queries) -> dict[str, dict[str, int]]:
 
 # -- receipts from the central platform -----------------------------------------------------------
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would let a trailing newline through
 
 
 class ReceiptRefused(ValueError):
@@ -135,7 +135,7 @@ def confirm(tx: Tx, dedupe_key: str, receipt: Receipt, *, now: datetime | None =
     if row["file_sha256"] is None:
         raise ReceiptRefused(f"outbox entry {dedupe_key!r} carries no file; only files are confirmed by receipt")
     sha = receipt.sha256.strip().lower()
-    if not _SHA256.match(sha):
+    if not _SHA256.fullmatch(sha):
         raise ReceiptRefused("the receipt's sha256 is not 64 hex digits")
     if sha != row["file_sha256"]:
         raise ReceiptRefused(f"the receipt's sha256 {sha} is not the file's {row['file_sha256']}")

@@ -80,6 +80,12 @@ def sos_between(q: Queries, device_id: str, start: datetime, end: datetime) -> b
                          " AND device_ts BETWEEN ? AND ? LIMIT 1", (device_id, to_iso(start), to_iso(end))))
 
 
+def marked_file(q: Queries, device_id: str, file_name: str) -> bool:
+    """Whether the device sent a ``mark_important`` event naming this file."""
+    return bool(q.scalar("SELECT 1 FROM device_events WHERE device_id = ? AND kind = 'mark_important'"
+                         " AND json_extract(details, '$.file_name') = ? LIMIT 1", (device_id, file_name)))
+
+
 def save_states(tx: Tx, states: Iterable[tuple[str, int | None, bool, dict[str, Any]]], at: datetime) -> None:
     """Upsert (device_id, high_water, online, snapshot) rows."""
     stamp = to_iso(at)

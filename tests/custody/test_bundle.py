@@ -11,7 +11,7 @@ import pytest
 from support.custody import bulk_log, cli, config_file, make_log
 
 from edge.custody import keys
-from edge.custody.chain import entry_hash
+from edge.custody.chain import checkpoint_message, entry_hash
 
 
 @pytest.fixture
@@ -169,3 +169,36 @@ async def test_big_logs_show_progress_on_stderr(tmp_path: Path) -> None:
     assert "audit verify: 60000/120000 entries (50 %)" in verify.stderr
     assert not [line for line in cli("audit", "verify", "--db", str(db)).stderr.splitlines()
                 if not line.startswith("audit verify: ")]
+
+
+def test_a_copy_re_signed_with_the_forgers_key_passes_only_unpinned_and_says_so(bundle: Path, tmp_path: Path
+                                                                                ) -> None:
+    """The attacker with the bundle (not the station key) rewrites an entry, re-chains, re-signs every
+    checkpoint with a key of their own and names it in the header: consistent, but not the station's."""
+    station_pub = cli("audit", "pubkey", "--config", str(tmp_path / "edge.toml")).stdout
+    (bundle.parent / "station.pub").write_text(station_pub)
+    forger = keys.create_key(tmp_path / "forger.pem")
+    records = _lines(bundle)
+    records[0]["public_key"] = keys.public_b64(forger)
+    prev, hashes = "0" * 64, {}
+    for r in records:
+        if r["type"] == "entry":
+            if r["seq"] == 5:
+                r["reason"] = "rewritten by the forger"
+            body = {k: r[k] for k in ("seq", "at", "actor", "action", "subject", "reason", "details")}
+            r["prev_hash"], r["hash"] = prev, entry_hash(prev, body)
+            prev = hashes[r["seq"]] = r["hash"]
+    for r in records:
+        if r["type"] == "checkpoint":
+            r["hash"], r["public_key"] = hashes[r["seq"]], keys.public_b64(forger)
+            r["signature"] = keys.sign(forger, checkpoint_message(str(r["station"]), int(str(r["seq"])),
+                                                                  str(r["hash"]), str(r["at"])))
+        if r["type"] == "end":
+            r["head_hash"] = prev
+    forged = _write(bundle, records)
+    code, out = _offline(forged)
+    assert code == 0 and "not the station's" in out and "--pubkey" in out, out
+    code, out = _offline(forged, "--pubkey", "station.pub")
+    assert code == 1 and "is not the expected key" in out, out
+    code, out = _offline(bundle, "--pubkey", "station.pub")  # the real one, pinned: no such caveat
+    assert code == 0 and "not the station's" not in out, out

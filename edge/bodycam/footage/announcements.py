@@ -4,19 +4,21 @@ One way, body camera -> footage: the event writer calls ``announced`` inside the
 announcement, so the footage row's new facts, its custody entries, the outbox priority and the case domain's
 "match this file again" marker commit together with it; the matching itself runs after the commit (the
 same two steps as an ingest, through the same ``CaseHooks``).
+
+The same seam brings a camera's hold that arrives after the footage (a ``mark_important`` naming it, an SOS
+during it): ``camera_held`` applies it to the footage row in the event's own transaction (camera_holds.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
 
-from edge.bodycam.footage import accounting
+from edge.bodycam.footage import accounting, camera_holds
 from edge.bodycam.footage.committer import CaseHooks
-from edge.store import Tx, custody, expected_footage, outbox
+from edge.store import Tx, custody, expected_footage
 from edge.store import footage as rows
-from edge.store.outbox import Priority
 from edge.timeutil import from_iso, to_iso
 
 log = logging.getLogger(__name__)
@@ -48,24 +50,14 @@ def fulfil_late(tx: Tx, device_id: str, file_name: str, cases: CaseHooks | None)
                           "SHA-256): the recording's times and mark now come from it",
                    details={"before": before, "after": after, "announced_at": announced["announced_at"],
                             "hold_reason": announced["hold_reason"]})
-    if announced["hold_reason"]:
-        _hold(tx, row, announced)
+    camera_holds.apply(tx, footage_id, cause="the camera's late announcement of the file")
     if cases is not None:
         cases.owed(tx, footage_id)
     return footage_id
 
 
-def _hold(tx: Tx, row: dict[str, Any], announced: dict[str, Any]) -> None:
-    reasons = [r for r in (row["hold_reason"] or "").split(",") if r]
-    reasons.append(accounting.hold_reason(announced))
-    rows.set_hold(tx, row["id"], hold=True, reason=",".join(reasons), retain_until=None)
-    custody.append(tx, actor=ACTOR, action="footage.hold", subject=f"footage:{row['id']}",
-                   reason=f"announced by the camera as {announced['hold_reason']}")
-    outbox.promote(tx, f"footage:{row['sha256']}", Priority.EVIDENCE)
-
-
 class LateAnnouncements:
-    """The footage side of the body-camera event writer's announcement seam."""
+    """The footage side of the body-camera event writer's seam: late announcements and late camera holds."""
 
     def __init__(self, cases: Callable[[], CaseHooks | None]) -> None:
         self._cases = cases  # looked up per call: the case domain is connected after this is built
@@ -82,3 +74,14 @@ class LateAnnouncements:
                 await hooks.ingested(footage_id)
 
         return after_commit
+
+    def camera_held(self, tx: Tx, device_id: str, *, file_name: str | None = None,
+                    covering: datetime | None = None) -> None:
+        """A ``mark_important`` (naming ``file_name``) or ``sos`` (at ``covering``) event was just stored:
+        footage already here that it covers is held now (camera_holds.py)."""
+        found = set(rows.good_named(tx, device_id, file_name)) if file_name is not None else set()
+        if covering is not None:
+            found |= set(expected_footage.fulfilled_covering(tx, device_id, covering))
+        what = f"mark_important naming {file_name}" if file_name is not None else "an SOS during the recording"
+        for footage_id in sorted(found):
+            camera_holds.apply(tx, footage_id, cause=f"the camera's {what}, received after the footage")

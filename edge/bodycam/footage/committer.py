@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.alerts import Alert, AlertBus, Severity
-from edge.bodycam.footage import accounting
+from edge.bodycam.footage import accounting, camera_holds
 from edge.bodycam.footage.config import FootageConfig
 from edge.bodycam.footage.content_locks import ContentLocks
 from edge.bodycam.footage.layout import Layout, seal, sha256_file
@@ -153,6 +153,9 @@ class Ingestor:
                 # Bytes stored before and deleted by retention: the old receipt does not confirm this row.
                 if not outbox.enqueue(tx, entry):
                     outbox.rearm_file(tx, entry)
+                # A mark the camera sent over MQTT before this file arrived (its announcement's are on the row).
+                camera_holds.apply(tx, footage_id, cause="the camera's mark_important naming the file, received "
+                                                         "before the footage")
             else:
                 custody.append(tx, actor=ingest["actor"], action="footage.quarantined",
                                subject=f"footage:{footage_id}",

@@ -31,5 +31,9 @@ class ContentLocks:
             else:
                 self._locks[sha256] = (lock, users - 1)
 
+    def users(self, sha256: str) -> int:
+        """How many hold or wait for this content's lock (metrics, tests)."""
+        return self._locks.get(sha256, (None, 0))[1]
+
     def __len__(self) -> int:
         return len(self._locks)

@@ -3,6 +3,7 @@ disk state, reconciliation report, dock manifests, and a manual retention run.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -189,9 +190,15 @@ async def manifest(request: web.Request) -> web.StreamResponse:
     if principal.device and principal.name != device:
         raise ProblemError(403, "forbidden", "a device may read only its own manifest")
     path = request.app[FOOTAGE_KEY].layout.manifests / f"{device}.json"
-    if not path.exists():
-        raise ProblemError(404, "manifest-not-found", f"no dock manifest for {device} yet")
-    return web.FileResponse(path, headers={"Content-Type": "application/json"})
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise ProblemError(404, "manifest-not-found", f"no dock manifest for {device} yet") from None
+    if not principal.device:  # a person (a technician) reads the files' ids and hashes: a footage.view
+        listed = json.loads(data).get("files", [])
+        await viewed(request, [f["footage_id"] for f in listed if isinstance(f.get("footage_id"), int)],
+                     f"dock manifest of {device}")
+    return web.Response(body=data, content_type="application/json")
 
 
 def add_routes(app: web.Application) -> None:

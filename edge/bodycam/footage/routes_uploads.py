@@ -19,7 +19,7 @@ from aiohttp import web
 from edge.bodycam.footage.committer import Outcome
 from edge.bodycam.footage.context import FOOTAGE_KEY
 from edge.bodycam.footage.layout import CHUNK
-from edge.bodycam.footage.names import BadNameError, check_device_id, check_file_name
+from edge.bodycam.footage.names import BadNameError, check_device_id, check_file_name, check_printable
 from edge.bodycam.footage.uploads import NewUpload, decode_checksum
 from edge.config import Role
 from edge.timeutil import from_iso, to_iso
@@ -29,7 +29,7 @@ from edge.web.problems import ProblemError
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination"
 BASE = "/api/v1/uploads"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would let a trailing newline through
 
 
 def _tus_headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -80,12 +80,12 @@ def _new_upload(principal: Principal, meta: dict[str, str], length: int) -> NewU
     except BadNameError as exc:
         raise ProblemError(400, "invalid-device-id", str(exc)) from None
     sha = meta.get("sha256", "").lower()
-    if not _SHA256.match(sha):
+    if not _SHA256.fullmatch(sha):
         raise ProblemError(400, "invalid-sha256", "metadata 'sha256' must be the file's SHA-256 as 64 hex digits")
     recorded = meta.get("recorded_at") or None
     if recorded is not None:
         try:
-            recorded = to_iso(from_iso(recorded))
+            recorded = to_iso(from_iso(check_printable("recorded_at", recorded)))
         except ValueError:
             raise ProblemError(400, "invalid-recorded-at", "recorded_at must be ISO 8601 with a time zone") from None
     marked = meta.get("marked", "").lower() in ("1", "true", "yes") or meta.get("evidence", "").lower() in (

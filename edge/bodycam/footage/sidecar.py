@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 SUFFIX = ".json"
 MAX_BYTES = 64 * 1024
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # fullmatch: "$" would let a trailing newline through
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # as the MQTT contract refuses them
 
 
 class BadSidecarError(ValueError):
@@ -67,8 +68,10 @@ def parse(data: bytes) -> Sidecar:
     name, size, sha = body.get("name"), body.get("size_bytes"), body.get("sha256")
     if name is not None and not isinstance(name, str):
         raise BadSidecarError("'name' must be a string")
+    if name is not None and (found := _CONTROL.search(name)):
+        raise BadSidecarError(f"'name' contains control character U+{ord(found.group()):04X}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         raise BadSidecarError("'size_bytes' must be a non-negative integer")
-    if sha is not None and (not isinstance(sha, str) or not _SHA256.match(sha)):
+    if sha is not None and (not isinstance(sha, str) or not _SHA256.fullmatch(sha)):
         raise BadSidecarError("'sha256' must be 64 lowercase hex digits")
     return Sidecar(marked, name, size, sha)

@@ -108,6 +108,12 @@ class UploadManager:
             raise self._refuse("too-large", ProblemError(
                 413, "upload-too-large", f"Upload-Length {new.length} exceeds the maximum "
                 f"{self._config.max_upload_bytes}"))
+        # Under the content lock, as ingest and retention decide: retention may not delete the stored copy
+        # between "already stored" and the custody entry that completes this upload on it.
+        async with self._ingestor.locks.hold(new.sha256):
+            return await self._create(new)
+
+    async def _create(self, new: NewUpload) -> tuple[str, Outcome | None]:
         ingest_id = secrets.token_hex(16)
         existing = await self._store.read(lambda q: rows.good_by_sha(q, new.sha256))
         if existing is None:

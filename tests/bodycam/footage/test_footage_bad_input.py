@@ -15,8 +15,10 @@ import pytest
 from support.footage import Station, run_station
 from support.not_video import NOT_VIDEO, make_not_video
 from support.tmpfs import mounted_tmpfs
+from support.tokens import auth
 
 from devices.simulators.uploader import TUS, metadata
+from edge.bodycam.footage import sidecar
 from edge.config import Role
 
 PROBLEM = "urn:station-edge:problem:"
@@ -242,3 +244,35 @@ async def test_a_flood_of_bogus_upload_ids_creates_no_state(station: Station) ->
     status, headers, _ = await _patch(station, partial, 1000, data[1000:])  # the real upload is unaffected
     assert status == 204 and headers["Footage-State"] == "complete"
     assert manager.session_count == 0
+
+
+@pytest.mark.parametrize(("meta", "problem_type"), [
+    ({"filename": "clip\x85.mp4"}, "invalid-file-name"),  # a C1 control
+    ({"filename": "clip\x1b[2J.mp4"}, "invalid-file-name"),
+    ({"sha256": "a" * 64 + "\n"}, "invalid-sha256"),  # "$" of a regex would let the newline through
+    ({"recorded_at": "2024-06-01T00:00:00\x00Z"}, "invalid-recorded-at"),  # Python's ISO parser takes the NUL
+    ({"device": "cam-0001\n"}, "invalid-device-id"),  # a technician naming the camera
+])
+async def test_control_characters_in_upload_metadata_are_refused(station: Station, meta: dict[str, str],
+                                                                 problem_type: str) -> None:
+    fields = {"filename": "clip.mp4", "sha256": "b" * 64, "device": "cam-0001", **meta}
+    async with station.session.post(station.url + "/api/v1/uploads", headers={
+            **TUS, **auth(Role.TECHNICIAN), "Upload-Length": "100", "Upload-Metadata": metadata(**fields)}) as r:
+        problem = await r.json(content_type=None)
+        assert r.status == 400 and problem["type"] == PROBLEM + problem_type, problem
+    ok = {"filename": "clip.mp4", "sha256": "b" * 64, "device": "cam-0001", "recorded_at": "2024-06-01T00:00:00Z"}
+    async with station.session.post(station.url + "/api/v1/uploads", headers={
+            **TUS, **auth(Role.TECHNICIAN), "Upload-Length": "100", "Upload-Metadata": metadata(**ok)}) as r:
+        assert r.status == 201  # the daemon goes on taking uploads
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b'{"marked": true, "sha256": "' + b"a" * 64 + b'\\n"}', "'sha256' must be 64 lowercase hex digits"),
+    (b'{"marked": true, "name": "BW1\\u0000.mp4"}', "'name' contains control character U+0000"),
+    (b'{"marked": true, "name": "BW1\\u009b.mp4"}', "'name' contains control character U+009B"),
+])
+def test_a_sidecar_with_control_characters_is_refused(body: bytes, why: str) -> None:
+    with pytest.raises(sidecar.BadSidecarError) as caught:
+        sidecar.parse(body)
+    assert str(caught.value) == why
+    assert sidecar.parse(b'{"marked": true, "name": "BW1.mp4", "sha256": "' + b"a" * 64 + b'"}').marked

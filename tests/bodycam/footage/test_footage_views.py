@@ -7,10 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from support.cases import iso
-from support.footage import Station
+from support.cases import T0, footage, iso
+from support.footage import Station, run_station
 from support.tokens import auth
 
+from devices.simulators.dock import fill_dock
 from devices.simulators.media import make_segment
 from devices.simulators.uploader import file_sha256
 from edge.config import Role
@@ -127,3 +128,41 @@ async def test_case_and_archive_reads_log_one_entry_each(station: Station, tmp_p
     assert (entry.action, entry.subject, entry.actor) == ("footage.view", "footage:list", SUPERVISOR)
     assert entry.details["ids"] == sorted(ids) and entry.details["query"] == {"from": start, "to": end}
     assert (await station.daemon.store.read(custody.verify)).ok
+
+
+async def test_review_queue_and_dock_manifest_reads_are_logged(footage_config, tmp_path: Path) -> None:
+    mount = tmp_path / "dock"
+    made = fill_dock(mount, "cam-0001", count=2)
+    config = footage_config(dock_dir=str(mount), dock_settle_s=0, dock_scan_interval_s=3600)
+    async with run_station(config) as station:
+        dock = station.daemon.footage.dock  # type: ignore[union-attr]
+        assert dock is not None
+        await dock.scan_once()  # after the start-up scan, which may have taken them already
+        # A technician (a person) reads the manifest: ids and hashes of footage, so a footage.view.
+        body, [entry] = await _read(station, "/api/v1/footage/dock/cam-0001/manifest", Role.TECHNICIAN)
+        ids = sorted(f["footage_id"] for f in body["files"])
+        assert len(ids) == len(made) and (entry.action, entry.subject, entry.actor) == (
+            "footage.view", "footage:list", TECHNICIAN)
+        assert entry.details["ids"] == ids and entry.details["route"] == "/api/v1/footage/dock/cam-0001/manifest"
+        # The camera itself reading its manifest is no person's read.
+        mark = await _head(station)
+        async with station.session.get(station.url + "/api/v1/footage/dock/cam-0001/manifest",
+                                       headers=station.camera().auth_headers) as r:
+            assert r.status == 200 and len((await r.json())["files"]) == 2
+        assert await _since(station, mark) == []
+
+        # Two overlapping cases put one file in review: reading the queue is one footage.view.
+        for n, (a, b) in enumerate([(0, 60), (15, 45)]):
+            case = {"number": f"C-RV-{n}", "kind": "incident", "title": "overlap", "officers": ["100001"],
+                    "windows": [{"start": iso(T0 + timedelta(minutes=a)), "end": iso(T0 + timedelta(minutes=b))}]}
+            async with station.session.post(station.url + "/api/v1/cases", json=case,
+                                            headers=auth(Role.SUPERVISOR)) as r:
+                assert r.status == 201
+        assert station.daemon.cases is not None
+        changes = await station.daemon.cases.domain.footage_arrived(
+            footage(str(ids[0]), "100001", T0 + timedelta(minutes=20), 20))
+        assert {c.state for c in changes} == {"review"}
+        body, [entry] = await _read(station, "/api/v1/review?state=open")
+        assert {i["footage_id"] for i in body["items"]} == {str(ids[0])}
+        assert (entry.action, entry.subject, entry.actor) == ("footage.view", f"footage:{ids[0]}", SUPERVISOR)
+        assert (await station.daemon.store.read(custody.verify)).ok
