@@ -18,6 +18,7 @@ from edge.store import expected_footage as footage_rows
 from edge.store import telemetry as telemetry_rows
 from edge.web.app import CONTEXT_KEY
 from edge.web.auth import PRINCIPAL_KEY, requires
+from edge.web.footage_reads import record_footage_view
 from edge.web.problems import ProblemError
 
 _MAX_TRACK = 10_000
@@ -86,6 +87,8 @@ async def get_device(request: web.Request) -> web.Response:
     assignments = await store.read(lambda q: enrolment_rows.assignments(q, device_id))
     events = await store.read(lambda q: telemetry_rows.events(q, device_id, limit=50))
     expected = await store.read(lambda q: footage_rows.for_device(q, device_id, limit=50))
+    # The announcements name the footage they were met by (id, hash): a metadata read like any other.
+    await record_footage_view(request, [e["footage_id"] for e in expected if e.get("footage_id")], "device details")
     return web.json_response({**dev.snapshot(), "assignments": assignments, "recent_events": events,
                               "expected_footage": expected})
 

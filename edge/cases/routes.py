@@ -4,7 +4,6 @@ person writes a ``footage.view`` custody entry; every link decision goes through
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -17,10 +16,10 @@ from edge.cases.sources import footage_id as footage_id_of
 from edge.config import Role
 from edge.store import alerts as alert_rows
 from edge.store import cases as rows
-from edge.store import footage_views
 from edge.timeutil import utcnow
 from edge.web.app import CONTEXT_KEY
 from edge.web.auth import PRINCIPAL_KEY, requires
+from edge.web.footage_reads import record_footage_view
 from edge.web.problems import ProblemError
 
 CASES_KEY = web.AppKey("cases", CaseDomain)
@@ -58,13 +57,6 @@ def _reason(body: dict[str, Any], request: web.Request, *, required: bool, defau
     return reason.strip()[:500] or default
 
 
-async def viewed(request: web.Request, footage_ids: Iterable[str], where: str) -> None:
-    """Record that a person saw these files' metadata: one custody entry for the whole read, naming every
-    id (edge/store/footage_views.py), so a long listing stays one write."""
-    ids = list(footage_ids)
-    actor, route, query = request[PRINCIPAL_KEY].actor, request.path, dict(request.query)
-    await request.app[CONTEXT_KEY].store.write(lambda tx: footage_views.record(
-        tx, actor=actor, footage_ids=ids, where=where, route=route, query=query))
 
 
 def _change(change: LinkChange) -> dict[str, Any]:
@@ -143,7 +135,7 @@ async def get_case(request: web.Request) -> web.Response:
     case = await request.app[CONTEXT_KEY].store.read(read)
     if case is None:
         raise ProblemError(404, "case-not-found", f"no case {number}")
-    await viewed(request, (link["footage_id"] for link in case["links"]), f"case {number}")
+    await record_footage_view(request, (link["footage_id"] for link in case["links"]), f"case {number}")
     return web.json_response(case)
 
 
@@ -185,7 +177,7 @@ async def list_review(request: web.Request) -> web.Response:
     limit = _limit(request)
     items = await request.app[CONTEXT_KEY].store.read(
         lambda q: rows.review_items(q, state=None if state == "all" else state, limit=limit))
-    await viewed(request, (i["footage_id"] for i in items), "review queue")
+    await record_footage_view(request, (i["footage_id"] for i in items), "review queue")
     return web.json_response({"items": items})
 
 

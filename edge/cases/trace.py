@@ -1,6 +1,6 @@
 """Traceability routes (docs/http-api.md, "Cases"): a case's footage with hashes and custody chain, a
 footage file's cases, one officer's archive over a period. Each footage file whose metadata a person
-reads gets a ``footage.view`` custody entry (edge/cases/routes.py:viewed)."""
+reads gets a ``footage.view`` custody entry (edge/web/footage_reads.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import Any
 from aiohttp import web
 
 from edge.bodycam.payloads.ids import OFFICER_NO_PATTERN
-from edge.cases.routes import READERS, viewed
+from edge.cases.routes import READERS
 from edge.cases.sources import footage_id as parse_footage_id
 from edge.store import archive, case_sources, enrolment
 from edge.store import cases as rows
 from edge.timeutil import from_iso, to_iso, utcnow
 from edge.web.app import CONTEXT_KEY
 from edge.web.auth import requires
+from edge.web.footage_reads import record_footage_view
 from edge.web.problems import ProblemError
 
 MAX_PERIOD = timedelta(days=366)
@@ -46,7 +47,7 @@ async def case_footage(request: web.Request) -> web.Response:
     items = await request.app[CONTEXT_KEY].store.read(read)
     if items is None:
         raise ProblemError(404, "case-not-found", f"no case {number}")
-    await viewed(request, (i["footage_id"] for i in items), f"case {number} footage")
+    await record_footage_view(request, (i["footage_id"] for i in items), f"case {number} footage")
     return web.json_response({"case_number": number, "items": items})
 
 
@@ -67,7 +68,7 @@ async def footage_cases(request: web.Request) -> web.Response:
     meta, found = await request.app[CONTEXT_KEY].store.read(read)
     if meta is None and not found:
         raise ProblemError(404, "footage-not-found", f"no footage {footage_id}")
-    await viewed(request, [str(ident)], "footage cases")
+    await record_footage_view(request, [str(ident)], "footage cases")
     return web.json_response({"footage_id": str(ident), "footage": meta, "links": found})
 
 
@@ -88,7 +89,7 @@ async def officer_archive(request: web.Request) -> web.Response:
     officer, found = await request.app[CONTEXT_KEY].store.read(read)
     if officer is None and not any(found.values()):
         raise ProblemError(404, "officer-not-found", f"nothing is known of officer {number}")
-    await viewed(request, (str(f["id"]) for f in found["footage"]), f"officer {number} archive")
+    await record_footage_view(request, (str(f["id"]) for f in found["footage"]), f"officer {number} archive")
     return web.json_response({"officer_no": number, "officer": officer, "from": to_iso(start), "to": to_iso(end),
                               **found})
 

@@ -20,7 +20,7 @@ from support.tokens import auth
 from devices.simulators.media import make_segment
 from devices.simulators.uploader import TusUploader, file_sha256
 from edge.config import Role
-from edge.store import expected_footage
+from edge.store import expected_footage, footage_views
 from edge.store.outbox import Priority
 
 PROBLEM = "urn:station-edge:problem:"
@@ -74,6 +74,14 @@ async def test_an_announced_upload_takes_times_and_mark_from_the_announcement(st
     assert await outbox_priority(station, row["sha256"]) == Priority.EVIDENCE
     done = await station.daemon.store.read(lambda q: expected_footage.get(q, "cam-0001", "BW00001_A.mp4"))
     assert done is not None and done["fulfilled_at"] is not None and done["footage_id"] == str(result.footage_id)
+    # The device's page lists its announcements with the footage they met: a metadata read, logged.
+    async with aiohttp.ClientSession() as session, session.get(
+            f"{station.http}/api/v1/devices/cam-0001", headers=auth(Role.TECHNICIAN)) as response:
+        assert response.status == 200
+        assert str(result.footage_id) in {e["footage_id"] for e in (await response.json())["expected_footage"]}
+    views = await station.daemon.store.read(lambda q: footage_views.views_of(q, result.footage_id))
+    assert [(v.actor, v.details["route"]) for v in views][-1] == ("technician:test-technician",
+                                                                   "/api/v1/devices/cam-0001")
 
 
 async def test_a_late_announcement_fulfils_unannounced_footage_and_relinks_it(station: Station, tmp_path: Path

@@ -12,10 +12,11 @@ from aiohttp import web
 from edge.bodycam.footage.context import FOOTAGE_KEY
 from edge.bodycam.footage.names import BadNameError, check_device_id
 from edge.config import Role
-from edge.store import Tx, custody, footage_views, holds
+from edge.store import Tx, custody, holds
 from edge.store import footage as rows
 from edge.timeutil import utcnow
 from edge.web.auth import PRINCIPAL_KEY, Principal, requires
+from edge.web.footage_reads import record_footage_view
 from edge.web.problems import ProblemError
 
 BASE = "/api/v1/footage"
@@ -63,15 +64,10 @@ async def list_footage(request: web.Request) -> web.Response:
     officer = principal.name if principal.role == Role.OFFICER else request.query.get("officer")
     items = await api.store.read(lambda q: rows.listing(
         q, device_id=request.query.get("device"), state=request.query.get("state"), officer_no=officer, limit=limit))
-    await viewed(request, [r["id"] for r in items], "footage list")
+    await record_footage_view(request, [r["id"] for r in items], "footage list")
     return web.json_response({"items": [_public(r) for r in items]})
 
 
-async def viewed(request: web.Request, footage_ids: list[int], where: str) -> None:
-    """One ``footage.view`` custody entry for this read (edge/store/footage_views.py)."""
-    actor, route, query = request[PRINCIPAL_KEY].actor, request.path, dict(request.query)
-    await request.app[FOOTAGE_KEY].store.write(lambda tx: footage_views.record(
-        tx, actor=actor, footage_ids=footage_ids, where=where, route=route, query=query))
 
 
 @requires(Role.SUPERVISOR, Role.TECHNICIAN, Role.OFFICER)
@@ -80,7 +76,7 @@ async def get_footage(request: web.Request) -> web.Response:
     api = request.app[FOOTAGE_KEY]
     history = await api.store.read(lambda q: custody.history(q, f"footage:{row['id']}"))
     # Logged before the answer leaves (no unlogged read); the history shown is the one before this read.
-    await viewed(request, [row["id"]], "footage details")
+    await record_footage_view(request, [row["id"]], "footage details")
     body = _public(row)
     body["custody"] = [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "reason": e.reason,
                         "details": dict(e.details)} for e in history]
@@ -196,7 +192,7 @@ async def manifest(request: web.Request) -> web.StreamResponse:
         raise ProblemError(404, "manifest-not-found", f"no dock manifest for {device} yet") from None
     if not principal.device:  # a person (a technician) reads the files' ids and hashes: a footage.view
         listed = json.loads(data).get("files", [])
-        await viewed(request, [f["footage_id"] for f in listed if isinstance(f.get("footage_id"), int)],
+        await record_footage_view(request, [f["footage_id"] for f in listed if isinstance(f.get("footage_id"), int)],
                      f"dock manifest of {device}")
     return web.Response(body=data, content_type="application/json")
 
