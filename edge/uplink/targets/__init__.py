@@ -1,0 +1,1 @@
+"""The uplink's targets: small adapters over standard protocols (docs/uplink.md)."""
