@@ -78,5 +78,5 @@ def test_key_files_are_relative_to_the_config_and_read_at_start(tmp_path: Path) 
     assert (credentials.access_key_id, credentials.secret_access_key) == ("AKID", "s3cr3t")
     assert "s3cr3t" not in repr(credentials)
     (tmp_path / "secrets" / "id").unlink()
-    with pytest.raises(CredentialsError, match="uplink.s3.access_key_id_file: cannot read secret file"):
+    with pytest.raises(CredentialsError, match=r"uplink\.s3\.access_key_id_file: cannot read secret file"):
         S3Credentials.from_files(s3)
