@@ -252,3 +252,32 @@ async def test_link_cut_mid_part_and_store_stopped_are_transient_then_the_upload
     finally:
         await proxy.stop()
         await asyncio.to_thread(server.stop)
+
+
+async def test_a_file_changed_since_its_upload_began_is_uploaded_anew(seaweed: SeaweedServer, store: Store,
+                                                                      tmp_path: Path) -> None:
+    first = footage_file(tmp_path / "footage", 5 * MIB + 5)
+    entry = await queued(store, first)
+    config = station_config(seaweed, tmp_path)
+    with pytest.raises(Interrupted):
+        await upload(config, store, entry, first, progress=stop_after(1))
+    old = await store.read(lambda q: uplink_parts.plan_of(q, entry))
+    other = footage_file(tmp_path / "other", 5 * MIB + 6)  # the entry now names other bytes
+    result = await upload(config, store, entry, other)
+    assert result.replanned and result.parts_sent == (1, 2) and result.sha256 == other.sha256
+    sha, metadata, _ = await stored_object(seaweed, result.key)
+    assert sha == metadata["sha256"] == other.sha256
+    async with client(seaweed) as s3:  # the old upload was aborted, not left on the store
+        uploads = await s3.list_multipart_uploads(Bucket="footage", Prefix=old.key if old else "")
+    assert old is not None and all(u["UploadId"] != old.upload_id for u in uploads.get("Uploads", []))
+
+
+async def test_a_missing_file_is_permanent_and_opens_no_upload(seaweed: SeaweedServer, store: Store,
+                                                               tmp_path: Path) -> None:
+    file = footage_file(tmp_path / "footage", 1000)
+    entry = await queued(store, file)
+    file.path.unlink()
+    with pytest.raises(S3Permanent) as gone:
+        await upload(station_config(seaweed, tmp_path), store, entry, file)
+    assert gone.value.reason == "file.missing" and str(file.path) in str(gone.value)
+    assert await store.read(lambda q: uplink_parts.plan_of(q, entry)) is None

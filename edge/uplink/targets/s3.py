@@ -199,6 +199,8 @@ class S3FootageTarget:
             else:
                 kept = reconciled
         if plan is None:
+            if not file.path.is_file():  # before an upload is opened on the store for nothing
+                raise S3Permanent("file.missing", f"outbox entry {entry_id}: {file.path} is gone")
             plan = await self._start(entry_id, file, recorded, idempotency_key)
         sent = await self._send_missing(plan, file.path, kept, progress)
         etag = await self._complete(plan)
