@@ -57,6 +57,8 @@ class CuttingProxy(TcpProxy):
         super().__init__(host, port)
         self._left: int | None = None
         self.cut_done = asyncio.Event()
+        self.sent = bytearray()  # every byte sent upstream, when recording
+        self.recording = False
 
     def arm(self, after_bytes: int) -> None:
         self._left = after_bytes
@@ -66,7 +68,9 @@ class CuttingProxy(TcpProxy):
         with contextlib.suppress(OSError, ConnectionError):
             while data := await reader.read(65536):
                 if upstream:
-                    copy.clear()  # the bytes are not needed here: keep memory flat
+                    copy.clear()  # the base class's per-connection copy: not needed here
+                    if self.recording:
+                        self.sent += data
                 writer.write(data)
                 await writer.drain()
                 if upstream and self._left is not None:

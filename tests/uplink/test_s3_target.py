@@ -281,3 +281,44 @@ async def test_a_missing_file_is_permanent_and_opens_no_upload(seaweed: SeaweedS
         await upload(station_config(seaweed, tmp_path), store, entry, file)
     assert gone.value.reason == "file.missing" and str(file.path) in str(gone.value)
     assert await store.read(lambda q: uplink_parts.plan_of(q, entry)) is None
+
+
+async def test_requests_carry_content_md5_and_no_sdk_checksums(seaweed: SeaweedServer, store: Store,
+                                                               tmp_path: Path) -> None:
+    """Checksums "when required": the requests on the wire (through a recording proxy) carry the part's
+    Content-MD5 and none of the CRC checksum headers recent SDKs add by default."""
+    proxy = CuttingProxy("127.0.0.1", seaweed.s3_port)
+    proxy.recording = True
+    await proxy.start()
+    try:
+        file = footage_file(tmp_path / "footage", 5 * MIB + 3)
+        entry = await queued(store, file)
+        await upload(station_config(seaweed, tmp_path, endpoint=f"http://127.0.0.1:{proxy.port}"), store, entry,
+                     file)
+    finally:
+        await proxy.stop()
+    wire = bytes(proxy.sent).lower()
+    assert wire.count(b"put /footage/stations/st-1/") == 2 and wire.count(b"content-md5:") == 2
+    assert b"x-amz-checksum" not in wire and b"x-amz-sdk-checksum" not in wire
+    assert b"x-amz-meta-sha256: " + file.sha256.encode() in wire
+
+
+async def test_each_part_waits_at_the_gate_and_a_refusal_there_stops_at_the_boundary(
+        seaweed: SeaweedServer, store: Store, tmp_path: Path) -> None:
+    """The drain's hook before each part (budget, critical preemption): sizes as planned; raising there leaves
+    the parts before it recorded, and the next call goes on from there."""
+    file = footage_file(tmp_path / "footage", 2 * 5 * MIB + 4)
+    entry = await queued(store, file)
+    config = station_config(seaweed, tmp_path)
+    asked: list[tuple[int, int]] = []
+
+    async def preempt_at_3(number: int, size: int) -> None:
+        asked.append((number, size))
+        if number == 3:
+            raise Interrupted
+    with pytest.raises(Interrupted):
+        await upload(config, store, entry, file, before_part=preempt_at_3)
+    assert asked == [(1, 5 * MIB), (2, 5 * MIB), (3, 4)]
+    assert [p.number for p in await store.read(lambda q: uplink_parts.parts_of(q, entry))] == [1, 2]
+    result = await upload(config, store, entry, file)
+    assert result.parts_sent == (3,) and result.parts_kept == 2

@@ -19,7 +19,7 @@ import base64
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 LIST_PAGE = 1000  # S3's ListParts page; SeaweedFS would answer up to 10,000 unless asked
 Progress = Callable[[int, int], None]  # (bytes the store holds, file size)
+# Awaited before each part with (part number, size): where the drain charges the byte budget and yields to
+# critical entries (a part boundary); raising there stops the upload with everything sent so far recorded.
+PartGate = Callable[[int, int], Awaitable[None]]
 
 
 class CredentialsError(ValueError):
@@ -161,16 +164,16 @@ class S3FootageTarget:
         return self._config.bucket
 
     async def upload(self, entry_id: int, file: FileRef, *, recorded: date, idempotency_key: str,
-                     progress: Progress | None = None) -> UploadResult:
+                     progress: Progress | None = None, before_part: PartGate | None = None) -> UploadResult:
         """Send the entry's file, resuming its earlier upload if the store still has it. Raises an
         ``S3Failure`` (transient or permanent) when it cannot finish now."""
         try:
-            return await self._upload(entry_id, file, recorded, idempotency_key, progress)
+            return await self._upload(entry_id, file, recorded, idempotency_key, progress, before_part)
         except (ClientError, BotoCoreError, OSError, TimeoutError) as error:
             raise classify(error, doing=f"upload of outbox entry {entry_id}") from error
 
     async def _upload(self, entry_id: int, file: FileRef, recorded: date, idempotency_key: str,
-                      progress: Progress | None) -> UploadResult:
+                      progress: Progress | None, before_part: PartGate | None) -> UploadResult:
         plan = await self._store.read(lambda q: uplink_parts.plan_of(q, entry_id))
         replanned = False
         if plan is not None and (plan.file_sha256 != file.sha256 or plan.file_size != file.size):
@@ -202,7 +205,7 @@ class S3FootageTarget:
             if not file.path.is_file():  # before an upload is opened on the store for nothing
                 raise S3Permanent("file.missing", f"outbox entry {entry_id}: {file.path} is gone")
             plan = await self._start(entry_id, file, recorded, idempotency_key)
-        sent = await self._send_missing(plan, file.path, kept, progress)
+        sent = await self._send_missing(plan, file.path, kept, progress, before_part)
         etag = await self._complete(plan)
         return self._result(plan, etag, sent, len(kept), replanned)
 
@@ -263,7 +266,7 @@ class S3FootageTarget:
         return kept
 
     async def _send_missing(self, plan: UploadPlan, path: Path, kept: dict[int, PartRecord],
-                            progress: Progress | None) -> tuple[int, ...]:
+                            progress: Progress | None, before_part: PartGate | None) -> tuple[int, ...]:
         loop = asyncio.get_running_loop()
         done = sum(p.size for p in kept.values())
         if progress is not None:
@@ -273,6 +276,8 @@ class S3FootageTarget:
             if number in kept:
                 continue
             offset, size = plan.part_span(number)
+            if before_part is not None:
+                await before_part(number, size)
             try:
                 part = await loop.run_in_executor(self._pool, _read_part, path, offset, size)
             except FileNotFoundError:
@@ -343,4 +348,5 @@ class S3FootageTarget:
         await self._store.write(lambda tx: uplink_parts.forget(tx, plan.entry_id))
 
 
-__all__ = ["CredentialsError", "S3Credentials", "S3Failure", "S3FootageTarget", "UploadResult", "object_key"]
+__all__ = ["CredentialsError", "PartGate", "Progress", "S3Credentials", "S3Failure", "S3FootageTarget",
+           "UploadResult", "object_key"]
