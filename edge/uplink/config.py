@@ -9,15 +9,14 @@ expires, so the config refuses it.
 from __future__ import annotations
 
 import zoneinfo
-from pathlib import Path
 from typing import Annotated, Any, Self
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from edge.config_section import ConfigSection
 from edge.store.uplink_queue import TrafficClass
 from edge.uplink.budget import BudgetPlan
+from edge.uplink.s3_config import S3Config
 from edge.uplink.scheduler import WEIGHTED_ORDER, SchedulerPlan, Share
 from edge.uplink.windows import WEEKDAYS, WindowRule, find_overlap, parse_clock
 
@@ -177,54 +176,6 @@ class WindowConfig(ConfigSection):
         return WindowRule(self.name, frozenset(WEEKDAYS.index(day) for day in self.days), parse_clock(self.start),
                           parse_clock(self.end, allow_24=True), self.overnight, self.link_mbit_s,
                           frozenset(self.paused))
-
-
-MIB = 1 << 20
-S3_MIN_PART = 5 * MIB  # S3's limits: every part but the last at least 5 MiB, at most 5 GiB, 10,000 parts
-S3_MAX_PART = 5 << 30
-S3_MAX_PARTS = 10_000
-
-
-class S3Config(ConfigSection):
-    """``[uplink.s3]``: the S3-compatible store footage goes to by multipart upload (edge/uplink/targets/s3.py).
-
-    The keys live in secret files (never inline), read when the target starts."""
-
-    endpoint_url: str  # e.g. https://s3.central.example:9000
-    region: str = "us-east-1"
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    access_key_id_file: Path
-    secret_access_key_file: Path
-    part_size_mib: Annotated[int, Field(ge=5, le=5 * 1024)] = 16  # 16-64 MiB suits footage; S3 allows 5 MiB-5 GiB
-    connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
-    read_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
-    read_threads: Annotated[int, Field(ge=1, le=8)] = 2  # parts are read and hashed off the event loop
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL naming a host")
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-        return value
-
-    @property
-    def part_size(self) -> int:
-        return self.part_size_mib * MIB
-
-    def part_size_for(self, file_size: int) -> int:
-        """The configured part size, refused when the file would need more than S3's 10,000 parts."""
-        return check_part_size(self.part_size, file_size)
-
-
-def check_part_size(part_size: int, file_size: int) -> int:
-    if not S3_MIN_PART <= part_size <= S3_MAX_PART:
-        raise ValueError(f"part size {part_size} is outside S3's 5 MiB-5 GiB")
-    if -(-file_size // part_size) > S3_MAX_PARTS:
-        raise ValueError(f"a file of {file_size} bytes needs more than {S3_MAX_PARTS} parts of {part_size} bytes;"
-                         " raise uplink.s3.part_size_mib")
-    return part_size
 
 
 class UplinkConfig(ConfigSection):

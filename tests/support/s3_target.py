@@ -16,7 +16,7 @@ from typing import Any
 
 from edge.store import Store
 from edge.store.outbox import FileRef, OutboxEntry, Priority, enqueue
-from edge.uplink.config import S3Config
+from edge.uplink.s3_config import S3Config
 from support.tcp_proxy import TcpProxy
 
 MIB = 1 << 20
@@ -88,7 +88,7 @@ import asyncio, json, sys, time
 from pathlib import Path
 from edge.store import Store
 from edge.store.outbox import FileRef
-from edge.uplink.config import S3Config
+from edge.uplink.s3_config import S3Config
 from edge.uplink.targets.s3 import S3Credentials, S3FootageTarget
 from datetime import date
 

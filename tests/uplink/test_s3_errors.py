@@ -67,6 +67,7 @@ async def test_an_error_body_that_is_not_xml_is_its_own_failure(tmp_path: Path, 
     failure = await answered_by(tmp_path, store, 502, "<html><body>Bad Gateway</body></html>", "text/html")
     assert isinstance(failure, S3ErrorNotXml) and failure.reason == "s3.error_not_xml"
     assert failure.transient and failure.status == 502 and "not S3 XML" in str(failure)
+    assert failure.outcome == "bad_answer"
 
 
 async def test_a_non_xml_refusal_is_permanent(tmp_path: Path, store: Store) -> None:
@@ -79,7 +80,7 @@ async def test_request_time_too_skewed_is_a_clock_alert(tmp_path: Path, store: S
         "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."),
         "application/xml")
     assert isinstance(failure, S3ClockSkewed) and failure.transient
-    assert failure.reason == "s3.clock_skewed" and failure.alert == "uplink.clock_skewed"
+    assert failure.reason == "s3.clock_skewed" and failure.alert == "uplink.clock_skewed" and failure.outcome == "retry"
 
 
 async def test_slow_down_is_transient_with_the_stores_retry_after(tmp_path: Path, store: Store) -> None:
@@ -96,6 +97,7 @@ async def test_an_internal_error_is_transient(tmp_path: Path, store: Store) -> N
 async def test_a_missing_bucket_is_permanent(tmp_path: Path, store: Store) -> None:
     failure = await answered_by(tmp_path, store, 404, s3_error("NoSuchBucket", "no bucket"), "application/xml")
     assert isinstance(failure, S3Permanent) and failure.reason == "s3.no_such_bucket"
+    assert failure.outcome == "permanent" and not failure.transient
 
 
 def test_reason_codes_fit_the_outbox() -> None:

@@ -23,7 +23,7 @@ from edge.store import Store, uplink_parts
 from edge.store.database import connect
 from edge.store.outbox import FileRef
 from edge.store.uplink_parts import UploadPlan
-from edge.uplink.config import S3Config
+from edge.uplink.s3_config import S3Config
 from edge.uplink.targets.s3 import S3Credentials, S3FootageTarget, UploadResult, object_key
 from edge.uplink.targets.s3_errors import S3Permanent, S3Transient
 
@@ -213,6 +213,7 @@ async def test_wrong_keys_are_permanent(seaweed: SeaweedServer, store: Store, tm
     with pytest.raises(S3Permanent) as refused:
         await upload(s3_config(tmp_path, seaweed.endpoint, *keys), store, entry, file)
     assert refused.value.reason == reason and not refused.value.transient
+    assert refused.value.outcome == "blocked"  # wrong for every entry: the target stops, footage is not dead-lettered
     assert keys[1] not in str(refused.value)
     assert await store.read(lambda q: uplink_parts.plan_of(q, entry)) is None
 
@@ -236,6 +237,7 @@ async def test_link_cut_mid_part_and_store_stopped_are_transient_then_the_upload
         with pytest.raises(S3Transient) as cut:
             await upload(config, store, entry, file, progress=cut_in_part_2)
         assert proxy.cut_done.is_set() and cut.value.transient and cut.value.reason == "s3.unreachable"
+        assert cut.value.outcome == "retry"
         assert [p.number for p in await store.read(lambda q: uplink_parts.parts_of(q, entry))] == [1]
 
         proxy.accepting = True
@@ -280,6 +282,7 @@ async def test_a_missing_file_is_permanent_and_opens_no_upload(seaweed: SeaweedS
     with pytest.raises(S3Permanent) as gone:
         await upload(station_config(seaweed, tmp_path), store, entry, file)
     assert gone.value.reason == "file.missing" and str(file.path) in str(gone.value)
+    assert gone.value.outcome == "permanent"
     assert await store.read(lambda q: uplink_parts.plan_of(q, entry)) is None
 
 

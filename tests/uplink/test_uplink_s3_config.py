@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from edge.config import ConfigError, load, parse
-from edge.uplink.config import MIB, check_part_size
+from edge.uplink.s3_config import MIB, check_part_size
 from edge.uplink.targets.s3 import CredentialsError, S3Credentials
 
 REPO = Path(__file__).resolve().parents[2]

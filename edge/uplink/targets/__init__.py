@@ -1,1 +1,1 @@
-"""The uplink's targets: small adapters over standard protocols (docs/uplink.md)."""
+"""The uplink's targets: one small adapter per standard protocol (HTTP JSON batches, S3 multipart, MQTT)."""

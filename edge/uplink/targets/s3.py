@@ -35,7 +35,7 @@ from edge.store.database import Store
 from edge.store.outbox import FileRef
 from edge.store.uplink_parts import PartRecord, UploadPlan
 from edge.timeutil import utcnow
-from edge.uplink.config import S3Config
+from edge.uplink.s3_config import S3Config
 from edge.uplink.targets.s3_errors import S3Failure, S3PartMismatch, S3Permanent, S3Transient, classify
 
 log = logging.getLogger(__name__)

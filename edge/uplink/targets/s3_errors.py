@@ -1,16 +1,21 @@
-"""What an S3 failure means to the uplink, in its retry vocabulary (edge/uplink/retry.py):
+"""What an S3 failure means to the uplink, in its retry vocabulary (edge/uplink/retry.py). Each failure has
+``reason`` (a code for the outbox's ``failed_reason``/``last_error`` and metrics: ``s3.access_denied``),
+``transient``, ``retry_after_s`` (the store's Retry-After), ``alert`` (for the drain to raise) and ``outcome``,
+the drain's action by the names of the HTTP target's outcomes (retry, permanent, bad_answer, resend, blocked):
 
-- ``S3Transient``: try again after jittered backoff (``retry_at``), never sooner than ``retry_after_s``
-  when the store said so: connection reset or refused, timeouts, 5xx, SlowDown.
-- ``S3ClockSkewed``: RequestTimeTooSkewed. Transient (the clock can be fixed) but the drain raises its own
-  alert (``alert``): every request fails until the station's clock is right.
-- ``S3ErrorNotXml``: an error answer whose body is not S3's XML (a proxy's page, garbage): its own reason,
+- ``S3Transient`` (retry): connection refused, reset or cut mid-body, timeouts, 5xx, SlowDown.
+- ``S3ClockSkewed`` (retry, alert ``uplink.clock_skewed``): RequestTimeTooSkewed; every request fails until the
+  station's clock is right.
+- ``S3ErrorNotXml`` (bad_answer): an error answer whose body is not S3's XML (a proxy's page, garbage);
   transient for 5xx/429, permanent otherwise.
-- ``S3Permanent``: the request will never succeed as it is (AccessDenied, InvalidAccessKeyId,
-  SignatureDoesNotMatch, NoSuchBucket, other 4xx): dead-letter the entry with ``reason`` and alert.
+- ``S3PartMismatch`` (resend): a part's ETag is not the MD5 of the bytes sent.
+- ``S3Permanent`` (permanent): the request will never succeed as it is (NoSuchBucket, other 4xx, a file gone);
+  dead-letter the entry with ``reason``.
+- ``S3CredentialsRefused`` (blocked; permanent): AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch: the
+  keys are wrong for every entry, so the target stops rather than dead-letter footage one by one.
+- ``S3TlsRefused`` (blocked): the store's certificate failed verification; never retried into acceptance.
 
-``reason`` is a code for the outbox's ``failed_reason``/metrics (``s3.access_denied``); ``str()`` is the
-detail for ``last_error``. No key material ever appears in either.
+``str()`` is the detail for ``last_error``. No key material ever appears in either.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from botocore.exceptions import BotoCoreError, ClientError, SSLError
 
 _TRANSIENT_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
                               "ThrottlingException", "RequestTimeTooSkewed", "OperationAborted"})
+_CREDENTIAL_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 class S3Failure(Exception):
     transient: bool = True
     alert: str | None = None
+    outcome: str = "retry"
 
     def __init__(self, reason: str, detail: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(detail)
@@ -42,19 +49,28 @@ class S3ClockSkewed(S3Transient):
     alert = "uplink.clock_skewed"
 
 
-class S3TlsRefused(S3Transient):
-    """The store's certificate failed verification: alerted, retried only as it is (never accepted)."""
+class S3TlsRefused(S3Failure):
+    """The store's certificate failed verification: the target is blocked, never retried into acceptance."""
 
+    transient = False
     alert = "uplink.tls"
+    outcome = "blocked"
 
 
 class S3Permanent(S3Failure):
     transient = False
     alert = "uplink.dead_letter"
+    outcome = "permanent"
+
+
+class S3CredentialsRefused(S3Permanent):
+    alert = "uplink.credentials"
+    outcome = "blocked"
 
 
 class S3ErrorNotXml(S3Failure):
     alert = "uplink.bad_answer"
+    outcome = "bad_answer"
 
     def __init__(self, reason: str, detail: str, *, status: int, retry_after_s: float | None = None) -> None:
         super().__init__(reason, detail, retry_after_s=retry_after_s)
@@ -66,6 +82,7 @@ class S3PartMismatch(S3Transient):
     """The store's ETag of a part is not the MD5 of the bytes sent: the part is sent again."""
 
     alert = "uplink.bad_answer"
+    outcome = "resend"
 
 
 def reason_code(code: str) -> str:
@@ -102,6 +119,8 @@ def classify(error: BaseException, *, doing: str) -> S3Failure:
                                  status=status, retry_after_s=retry_after)
         if code in _TRANSIENT_CODES or status >= 500 or status == 429:
             return S3Transient(reason_code(code), detail, retry_after_s=retry_after)
+        if code in _CREDENTIAL_CODES:
+            return S3CredentialsRefused(reason_code(code), detail)
         return S3Permanent(reason_code(code), detail)
     if isinstance(error, SSLError):
         return S3TlsRefused("s3.tls", f"{doing}: TLS refused: {error}")
