@@ -70,7 +70,8 @@ def build_batch(entries: Sequence[ClaimedEntry]) -> Batch:
     sent: dict[str, receipts.SentItem] = {}
     ids: dict[str, int] = {}
     refused: dict[int, Outcome] = {}
-    for entry in entries:
+    # In key order, like the batch key: a resend of the same entries is the same body, whatever their order.
+    for entry in sorted(entries, key=lambda e: e.idempotency_key):
         kind = central_kind(entry.kind)
         if kind is None:
             refused[entry.id] = Permanent("uplink.unmapped_kind", f"the central platform takes no {entry.kind!r}")

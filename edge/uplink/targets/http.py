@@ -38,6 +38,18 @@ class _Answer:
         self.status, self.headers, self.body = status, headers, body
 
 
+async def _read_all(response: aiohttp.ClientResponse) -> bytes | None:
+    """The whole body (a connection cut before its end raises ClientPayloadError), or None past the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def transport_outcome(error: BaseException) -> Retry | Blocked:
     """A request that got no complete answer. Only a certificate that does not verify is not transient."""
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
@@ -100,8 +112,8 @@ class CentralTarget:
         try:
             async with self._session.post(self.access.url + path, data=body, headers={
                     **headers, "Content-Type": "application/json"}) as response:
-                data = await response.content.read(MAX_ANSWER_BYTES + 1)
-                if len(data) > MAX_ANSWER_BYTES:
+                data = await _read_all(response)
+                if data is None:
                     return self._failed(Retry("answer.too_large", f"an answer over {MAX_ANSWER_BYTES} bytes"))
                 answer = _Answer(response.status, dict(response.headers), data)
         except (aiohttp.ClientError, TimeoutError) as error:
