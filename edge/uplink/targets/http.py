@@ -9,6 +9,7 @@ verify blocks the target (never retried into acceptance: an operator fixes the C
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +63,8 @@ def transport_outcome(error: BaseException) -> Retry | Blocked:
         return Retry("transport.reset", f"the connection broke during the answer: {error}")
     if isinstance(error, aiohttp.ClientConnectorError):
         return Retry("transport.connect", f"cannot connect: {error.os_error.strerror or error.os_error}")
+    if isinstance(error, aiohttp.ClientOSError) and error.errno == errno.ECONNRESET:
+        return Retry("transport.reset", f"the connection was reset: {error}")
     return Retry("transport.error", f"{type(error).__name__}: {error}")
 
 
