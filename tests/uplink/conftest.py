@@ -4,7 +4,7 @@ central platform (devices/simulators/central), keys in files as in production.""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ class Clock:
     """Monotonic time the test moves by hand (the breaker's cool-down without sleeping)."""
 
     now: float = 1000.0
-    ticks: list[float] = field(default_factory=list)
 
     def __call__(self) -> float:
         return self.now

@@ -34,7 +34,7 @@ def test_half_open_lets_one_probe_and_its_verdict_decides() -> None:
 
 
 def test_nonsense_settings_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="breaker needs"):
         Breaker(failures_to_open=0, cooldown_s=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="breaker needs"):
         Breaker(failures_to_open=1, cooldown_s=0)

@@ -3,6 +3,7 @@ nothing, and each fault the platform can show maps to its outcome."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -163,7 +164,7 @@ async def test_down_is_transient_the_breaker_opens_after_n_and_a_half_open_probe
         for _ in range(200):  # the outage starts a moment after it is asked for
             if central.sim.listener.outages:
                 break
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         for attempt in range(3):
             outcome = (await target.send_batch(entries)).outcomes[entries[0].id]
             assert isinstance(outcome, Retry) and outcome.reason.startswith("transport."), (attempt, outcome)
@@ -177,3 +178,13 @@ async def test_down_is_transient_the_breaker_opens_after_n_and_a_half_open_probe
         probe = (await target.send_batch(entries)).outcomes[entries[0].id]
         assert isinstance(probe, Confirmed)
         assert target.breaker.state(clock.now) is BreakerState.CLOSED and central.sim.ingest.requests["batch"] == 1
+
+
+async def test_an_answer_slower_than_the_timeout_is_retried(store: Store, tmp_path: Path) -> None:
+    entries = await queue(store, "sos-slow")
+    async with central_ingest(None, tmp_path / "central") as central, \
+            target_for(central, tmp_path, timeout_s=0.3) as target:
+        assert central.sim.ingest is not None
+        central.sim.ingest.arm(Fault("slow", delay=3))
+        outcome = (await target.send_batch(entries)).outcomes[entries[0].id]
+        assert isinstance(outcome, Retry) and outcome.reason == "transport.timeout"

@@ -34,7 +34,7 @@ def file_receipt(signing_key: bytes = KEY, **overrides: Any) -> dict[str, Any]:
 
 
 def test_our_payload_digest_is_the_platforms() -> None:
-    assert SHA == central.payload_digest(PAYLOAD)
+    assert central.payload_digest(PAYLOAD) == SHA
 
 
 def test_a_true_item_receipt_names_the_item_it_confirms() -> None:
