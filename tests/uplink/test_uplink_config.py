@@ -41,6 +41,7 @@ def test_the_commented_example_in_edge_toml_is_valid_once_uncommented() -> None:
     config = parse({"station": {"id": "st-1"}, "uplink": uplink})
     assert [w.name for w in config.uplink.windows] == ["business", "night"]
     assert config.uplink.classes.telemetry.ttl_s == 604_800
+    assert config.uplink.central is not None and config.uplink.central.breaker_failures == 5
 
 
 @pytest.mark.parametrize(("uplink", "path", "message"), [
