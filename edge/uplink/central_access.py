@@ -27,6 +27,7 @@ class CentralAccess:
     ssl_context: ssl.SSLContext | None  # None: plain http (loopback only, the config checked)
     timeout_s: float
     max_batch_items: int
+    max_batch_bytes: int
     breaker_failures: int
     breaker_cooldown_s: float
 
@@ -70,5 +71,5 @@ def load_access(config: CentralConfig) -> CentralAccess:
         raise CentralAccessError("receipt_key_file", f"a receipt key needs at least {MIN_RECEIPT_KEY_BYTES} bytes")
     https = urlsplit(config.url).scheme == "https"
     return CentralAccess(config.url, api_key_text, receipt_key, client_tls(config) if https else None,
-                         config.timeout_s, config.max_batch_items, config.breaker_failures,
+                         config.timeout_s, config.max_batch_items, config.max_batch_bytes, config.breaker_failures,
                          config.breaker_cooldown_s)

@@ -197,6 +197,8 @@ class CentralConfig(ConfigSection):
     client_key_file: Path | None = None  # its private key, if not in client_cert_file
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # one request, connect to last byte
     max_batch_items: Annotated[int, Field(ge=1, le=500)] = 100  # the platform takes at most 500
+    # The platform takes bodies of at most 1 MiB: a bigger batch is split, a bigger single item dead-lettered.
+    max_batch_bytes: Annotated[int, Field(ge=4096, le=64 << 20)] = 1 << 20
     breaker_failures: Annotated[int, Field(ge=1, le=100)] = 5  # consecutive failures that open the breaker
     breaker_cooldown_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # then one probe after this
 

@@ -32,9 +32,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def queue(store: Store, *keys: str, kind: str = "alert", priority: Priority = Priority.CRITICAL,
-                ) -> list[ClaimedEntry]:
-    """Enqueue one payload entry per key and claim them all (one class), as the drain would."""
-    entries = [OutboxEntry(kind, priority, key, payload={"key": key, "note": "café"}) for key in keys]
+                filler: int = 0) -> list[ClaimedEntry]:
+    """Enqueue one payload entry per key (``filler`` extra bytes in each) and claim them all (one class)."""
+    entries = [OutboxEntry(kind, priority, key, payload={"key": key, "note": "café", "filler": "x" * filler})
+               for key in keys]
     await store.write(lambda tx: [enqueue(tx, e, now=T0) for e in entries])
     klass = TrafficClass.CRITICAL if priority is Priority.CRITICAL else TrafficClass.EVIDENCE
     return await store.write(lambda tx: uplink_queue.claim(tx, klass, owner="drain-1", station_id=STATION, now=T0,

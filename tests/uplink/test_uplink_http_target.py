@@ -150,6 +150,9 @@ async def test_a_refused_api_key_blocks_the_target(store: Store, tmp_path: Path)
             target_for(central, tmp_path, api_key="not-the-station-key") as target:
         outcome = (await target.send_batch(entries)).outcomes[entries[0].id]
         assert isinstance(outcome, Blocked) and outcome.reason == "http.401.unauthorized"
+        assert target.blocked == outcome
+        assert (await target.send_batch(entries)).outcomes[entries[0].id] is target.blocked
+        assert central.sim.ingest is not None and central.sim.ingest.requests["batch"] == 1  # latched: not resent
 
 
 async def test_down_is_transient_the_breaker_opens_after_n_and_a_half_open_probe_recovers(
@@ -188,3 +191,21 @@ async def test_an_answer_slower_than_the_timeout_is_retried(store: Store, tmp_pa
         central.sim.ingest.arm(Fault("slow", delay=3))
         outcome = (await target.send_batch(entries)).outcomes[entries[0].id]
         assert isinstance(outcome, Retry) and outcome.reason == "transport.timeout"
+
+
+async def test_a_batch_over_the_body_limit_is_split_and_one_item_over_it_is_dead_lettered(
+        store: Store, tmp_path: Path) -> None:
+    small = await queue(store, *(f"sos-{n}" for n in range(6)), filler=1500)
+    async with central_ingest(None, tmp_path / "central") as central, \
+            target_for(central, tmp_path, max_batch_bytes=4096) as target:
+        result = await target.send_batch(small)
+        assert all(isinstance(o, Confirmed) for o in result.outcomes.values()) and len(result.outcomes) == 6
+        assert central.sim.ingest is not None and len(central.sim.ingest.batches) >= 2
+        sent = central.sim.ingest.requests["batch"]
+        assert (await target.send_batch(small)).replayed  # the same split, the same keys: all replays
+        assert len(central.sim.ingest.items) == 6 and central.sim.ingest.requests["batch"] == 2 * sent
+
+        big = await queue(store, "sos-big", filler=8000)
+        outcome = (await target.send_batch(big)).outcomes[big[0].id]
+        assert isinstance(outcome, Permanent) and outcome.reason == "uplink.too_large"
+        assert central.sim.ingest.requests["batch"] == 2 * sent

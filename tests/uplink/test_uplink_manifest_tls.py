@@ -133,3 +133,17 @@ def test_a_ca_bundle_that_is_not_pem_is_a_config_error(tmp_path: Path) -> None:
         load_access(CentralConfig(url="https://central.example", api_key_file=tmp_path / "api",
                                   receipt_key_file=tmp_path / "receipt", ca_file=tmp_path / "ca.pem"))
     assert caught.value.key == "ca_file"
+
+
+async def test_a_certificate_for_another_host_is_refused_as_a_certificate_error(
+        store: Store, ca: trustme.CA, tmp_path: Path) -> None:
+    entries = await queue(store, "sos-other-host")
+    bundle = tmp_path / "police-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("central.elsewhere.example").configure_cert(context)  # valid chain, wrong name
+    async with central_ingest(None, tmp_path / "central", ssl_context=context) as central, \
+            target_for(central, tmp_path, ca_file=bundle) as target:
+        refused = (await target.send_batch(entries)).outcomes[entries[0].id]
+        assert isinstance(refused, Blocked) and refused.reason == "tls.certificate"
+        assert "127.0.0.1" in refused.detail or "mismatch" in refused.detail

@@ -24,7 +24,7 @@ from edge.timeutil import utcnow
 from edge.uplink import receipts
 from edge.uplink.breaker import Breaker
 from edge.uplink.central_access import CentralAccess
-from edge.uplink.outcomes import BatchResult, Blocked, Outcome, Retry
+from edge.uplink.outcomes import BatchResult, Blocked, Confirmed, Outcome, Permanent, Retry
 from edge.uplink.targets import central_wire
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ class CentralTarget:
             self.breaker.record_failure(self._clock())
         else:
             self.breaker.record_success(self._clock())
-        if answer.status in (401, 403):
-            log.warning("central platform refused the station's credentials (HTTP %s)", answer.status)
         return answer
 
     def _failed(self, outcome: Retry | Blocked) -> Retry | Blocked:
@@ -138,8 +136,21 @@ class CentralTarget:
             log.info("uplink to %s: %s (%s)", self.access.url, outcome.reason, outcome.detail)
         return outcome
 
+    def _noted(self, outcomes: Sequence[Outcome], what: str) -> None:
+        """One log line per failure reason of an answer; a Blocked outcome latches the target."""
+        reasons: dict[str, int] = {}
+        for outcome in outcomes:
+            if isinstance(outcome, Blocked) and self.blocked is None:
+                self.blocked = outcome
+                log.error("uplink to %s blocked: %s", self.access.url, outcome.detail)
+            if not isinstance(outcome, Confirmed):
+                reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
+        for reason, count in sorted(reasons.items()):
+            log.warning("central answer to %s: %s (%d)", what, reason, count)
+
     async def send_batch(self, entries: Sequence[ClaimedEntry]) -> BatchResult:
-        """One request for up to ``max_batch_items`` payload entries; an outcome for every entry."""
+        """Up to ``max_batch_items`` payload entries; an outcome for every entry. A body over
+        ``max_batch_bytes`` is split in halves (deterministically, so each half keeps its key on retries)."""
         if not entries:
             raise ValueError("an empty batch")
         if len(entries) > self.access.max_batch_items:
@@ -147,6 +158,8 @@ class CentralTarget:
         batch = central_wire.build_batch(entries)
         if not batch.ids:  # every entry refused before sending
             return BatchResult(dict(batch.refused))
+        if len(batch.body) > self.access.max_batch_bytes:
+            return await self._split(entries, batch)
         gated = self._gate()
         if gated is not None:
             return BatchResult({**dict.fromkeys(batch.ids.values(), gated), **batch.refused})
@@ -158,7 +171,20 @@ class CentralTarget:
                                                 now=self._wall())
         for anomaly in result.anomalies:
             log.warning("central answer to batch %s: %s: %s", batch.key[:14], anomaly.reason, anomaly.detail)
+        self._noted(list(result.outcomes.values()), f"batch {batch.key[:14]}")
         return result
+
+    async def _split(self, entries: Sequence[ClaimedEntry], batch: central_wire.Batch) -> BatchResult:
+        sendable = sorted((e for e in entries if e.id not in batch.refused), key=lambda e: e.idempotency_key)
+        if len(sendable) == 1:
+            too_large = Permanent("uplink.too_large", f"one item of {len(batch.body)} bytes; the platform takes "
+                                  f"at most {self.access.max_batch_bytes} per request")
+            self._noted([too_large], "a batch not sent")
+            return BatchResult({sendable[0].id: too_large, **batch.refused})
+        half = len(sendable) // 2
+        first, second = await self.send_batch(sendable[:half]), await self.send_batch(sendable[half:])
+        return BatchResult({**first.outcomes, **second.outcomes, **batch.refused},
+                           first.anomalies + second.anomalies, first.replayed and second.replayed)
 
     async def send_manifest(self, sent: receipts.SentFile) -> Outcome:
         """After the S3 upload completed: the platform reads the object back; its receipt must be ours."""
@@ -168,7 +194,8 @@ class CentralTarget:
         answer = await self._post(MANIFEST_PATH, central_wire.manifest_body(self.station_id, sent), {})
         if not isinstance(answer, _Answer):
             return answer
-        return central_wire.read_manifest_answer(sent, key=self.access.receipt_key, station=self.station_id,
-                                                 status=answer.status, headers=answer.headers, body=answer.body,
-                                                 now=self._wall())
-
+        outcome = central_wire.read_manifest_answer(sent, key=self.access.receipt_key, station=self.station_id,
+                                                    status=answer.status, headers=answer.headers, body=answer.body,
+                                                    now=self._wall())
+        self._noted([outcome], f"the manifest of {sent.bucket}/{sent.key}")
+        return outcome
