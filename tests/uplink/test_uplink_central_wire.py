@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.simulators.central import receipts as central
 from edge.store.uplink_queue import ClaimedEntry, TrafficClass
@@ -104,3 +106,11 @@ def test_a_missing_secret_file_names_its_key(tmp_path: Path) -> None:
 def test_the_secrets_never_show_in_the_access_repr(tmp_path: Path) -> None:
     access = load_access(CentralConfig(url="http://127.0.0.1:1", **files(tmp_path, b"sekrit-api-key")))
     assert "sekrit" not in repr(access) and access.api_key == "sekrit-api-key"
+
+
+@given(st.permutations(list(range(1, 8))), st.integers(1, 7))
+def test_the_same_entries_in_any_order_give_the_same_key_and_body(order: list[int], size: int) -> None:
+    chosen = sorted(order[:size])
+    reference = build_batch([entry(n) for n in chosen])
+    shuffled = build_batch([entry(n) for n in order[:size]])
+    assert (shuffled.key, shuffled.body) == (reference.key, reference.body)

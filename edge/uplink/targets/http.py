@@ -80,7 +80,8 @@ class CentralTarget:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
-        connector = aiohttp.TCPConnector(ssl=self.access.ssl_context if self.access.ssl_context else False)
+        # Plain http (loopback only, the config checks) needs no context; https always verifies.
+        connector = aiohttp.TCPConnector(ssl=self.access.ssl_context or True)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.access.timeout_s),
             headers={"Authorization": f"Bearer {self.access.api_key}"})
@@ -113,7 +114,8 @@ class CentralTarget:
         if self._session is None:
             raise RuntimeError("use the target as an async context manager")
         try:
-            async with self._session.post(self.access.url + path, data=body, headers={
+            # No redirects: the API key must not follow a Location to another host.
+            async with self._session.post(self.access.url + path, data=body, allow_redirects=False, headers={
                     **headers, "Content-Type": "application/json"}) as response:
                 data = await _read_all(response)
                 if data is None:
