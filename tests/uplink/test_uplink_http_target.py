@@ -164,10 +164,11 @@ async def test_down_is_transient_the_breaker_opens_after_n_and_a_half_open_probe
         assert central.sim.ingest is not None
         central.sim.go_down(3600)
         assert central.sim.listener is not None
-        for _ in range(200):  # the outage starts a moment after it is asked for
+        for _ in range(600):  # the outage starts a moment after it is asked for (ceiling 30 s)
             if central.sim.listener.outages:
                 break
             await asyncio.sleep(0.05)
+        assert central.sim.listener.outages == 1
         for attempt in range(3):
             outcome = (await target.send_batch(entries)).outcomes[entries[0].id]
             assert isinstance(outcome, Retry) and outcome.reason.startswith("transport."), (attempt, outcome)
