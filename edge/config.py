@@ -244,6 +244,12 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         value = raw.get(section, {}).get(key) if isinstance(raw.get(section), dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
             raw[section][key] = str(base / value)
+    uplink = raw.get("uplink")
+    central = uplink.get("central") if isinstance(uplink, dict) else None
+    for key in ("api_key_file", "receipt_key_file", "ca_file", "client_cert_file", "client_key_file"):
+        value = central.get(key) if isinstance(central, dict) else None
+        if isinstance(value, str) and not Path(value).is_absolute():
+            central[key] = str(base / value)  # type: ignore[index]
     tokens = raw.get("api", {}).get("tokens") if isinstance(raw.get("api"), dict) else None
     for token in tokens if isinstance(tokens, list) else []:
         value = token.get("token_file") if isinstance(token, dict) else None

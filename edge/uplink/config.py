@@ -9,7 +9,9 @@ expires, so the config refuses it.
 from __future__ import annotations
 
 import zoneinfo
+from pathlib import Path
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -178,6 +180,53 @@ class WindowConfig(ConfigSection):
                           frozenset(self.paused))
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class CentralConfig(ConfigSection):
+    """``[uplink.central]``: the central platform's HTTP ingest API (JSON batches, file manifests).
+
+    Secrets live in files (read when the target is built, never inline); TLS verifies against ``ca_file``
+    (the police PKI) or the system store, with an optional client certificate for the station.
+    """
+
+    url: str  # the API's base, e.g. https://central.example/ (requests go to <url>/api/v1/ingest/...)
+    api_key_file: Path  # the station's API key (Authorization: Bearer)
+    receipt_key_file: Path  # the HMAC key receipts are signed with (at least 16 bytes)
+    ca_file: Path | None = None  # PEM bundle to verify the platform against; unset: the system's
+    client_cert_file: Path | None = None  # PEM certificate (chain) of the station, for mutual TLS
+    client_key_file: Path | None = None  # its private key, if not in client_cert_file
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0  # one request, connect to last byte
+    max_batch_items: Annotated[int, Field(ge=1, le=500)] = 100  # the platform takes at most 500
+    # The platform takes bodies of at most 1 MiB: a bigger batch is split, a bigger single item dead-lettered.
+    max_batch_bytes: Annotated[int, Field(ge=4096, le=64 << 20)] = 1 << 20
+    breaker_failures: Annotated[int, Field(ge=1, le=100)] = 5  # consecutive failures that open the breaker
+    breaker_cooldown_s: Annotated[float, Field(gt=0, le=3600)] = 30.0  # then one probe after this
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an https:// URL naming a host, e.g. https://central.example/")
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("the central platform is reached over the WAN: use https:// (plain http:// only "
+                             "on loopback, for tests and simulators)")
+        if parts.query or parts.fragment:
+            raise ValueError("must be a base URL without query or fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> Self:
+        https = urlsplit(self.url).scheme == "https"
+        if not https and (self.ca_file or self.client_cert_file or self.client_key_file):
+            raise ValueError("ca_file and the client certificate need an https:// url")
+        if self.client_key_file is not None and self.client_cert_file is None:
+            raise ValueError("client_key_file needs client_cert_file")
+        return self
+
+
 class UplinkConfig(ConfigSection):
     link_mbit_s: float = 10.0  # the budget outside every window, shared by every target
     pacing: Annotated[float, Field(ge=0.5, le=1.0)] = 0.9  # non-critical traffic is held to this part of it
@@ -191,6 +240,7 @@ class UplinkConfig(ConfigSection):
     retry_max_s: Annotated[float, Field(gt=0)] = 300.0
     classes: ClassesConfig = ClassesConfig()
     windows: list[WindowConfig] = Field(default_factory=list)
+    central: CentralConfig | None = None  # the HTTP JSON target; unset: no batches leave
     s3: S3Config | None = None  # footage by S3 multipart; unset: no footage target
 
     @field_validator("link_mbit_s")

@@ -4,7 +4,8 @@ the target's Retry-After (429, 503). Pure: the caller passes the time and, for r
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from edge.backoff import jittered_backoff
 
@@ -18,3 +19,19 @@ def retry_at(now: datetime, attempts: int, *, min_s: float, max_s: float, retry_
             raise ValueError("Retry-After cannot be negative")
         delay = max(delay, retry_after_s)  # the target said when; a server that asks for more time gets it
     return now + timedelta(seconds=delay)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110); None when absent
+    or unreadable (then the backoff alone decides). A date in the past means now (0)."""
+    if value is None or not (text := value.strip()):
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT by definition
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

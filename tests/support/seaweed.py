@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,11 +52,13 @@ def _write_keys(directory: Path, station: str, api_key: str, receipt_key: bytes)
 
 
 @contextlib.asynccontextmanager
-async def central_ingest(server: SeaweedServer | None, directory: Path, **options: Any) -> AsyncIterator[Central]:
-    """The simulated central platform with its ingest side, keys read from files as in production."""
+async def central_ingest(server: SeaweedServer | None, directory: Path, *, ssl_context: ssl.SSLContext | None = None,
+                         **options: Any) -> AsyncIterator[Central]:
+    """The simulated central platform with its ingest side, keys read from files as in production (over TLS
+    with a server ``ssl_context``)."""
     station, api_key, receipt_key = "ST-1", os.urandom(16).hex(), os.urandom(32).hex().encode()
     keys, receipt = _write_keys(directory, station, api_key, receipt_key)
     store = access(server, "central") if server is not None else None
     settings = IngestSettings.from_files(keys, receipt, store=store, **options)
-    async with start_central(seed=1, start=START, ingest=settings) as sim:
+    async with start_central(seed=1, start=START, ingest=settings, ssl_context=ssl_context) as sim:
         yield Central(sim, station, api_key, receipt_key)

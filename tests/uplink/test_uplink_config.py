@@ -41,6 +41,7 @@ def test_the_commented_example_in_edge_toml_is_valid_once_uncommented() -> None:
     config = parse({"station": {"id": "st-1"}, "uplink": uplink})
     assert [w.name for w in config.uplink.windows] == ["business", "night"]
     assert config.uplink.classes.telemetry.ttl_s == 604_800
+    assert config.uplink.central is not None and config.uplink.central.breaker_failures == 5
 
 
 @pytest.mark.parametrize(("uplink", "path", "message"), [
@@ -110,3 +111,36 @@ def test_windows_that_touch_do_not_overlap() -> None:
         {"name": "night", "start": "22:00", "end": "06:00", "overnight": True},
         ]}})
     assert len(config.uplink.window_rules()) == 2
+
+
+CENTRAL = {"url": "https://central.example/", "api_key_file": "/run/secrets/central-api.key",
+           "receipt_key_file": "/run/secrets/central-receipt.key"}
+
+
+def test_the_central_target_section_is_optional_and_validated() -> None:
+    config = parse({"station": {"id": "st-1"}, "uplink": {"central": CENTRAL}})
+    central = config.uplink.central
+    assert central is not None and central.url == "https://central.example" and central.max_batch_items == 100
+    assert parse({"station": {"id": "st-1"}}).uplink.central is None
+
+
+@pytest.mark.parametrize(("extra", "path", "message"), [
+    ({"url": "http://central.example"}, "uplink.central.url", "use https://"),
+    ({"url": "ftp://central.example"}, "uplink.central.url", "https:// URL"),
+    ({"client_key_file": "/k.pem"}, "uplink.central", "client_key_file needs client_cert_file"),
+    ({"url": "http://127.0.0.1:8700", "ca_file": "/ca.pem"}, "uplink.central", "need an https:// url"),
+    ({"max_batch_items": 501}, "uplink.central.max_batch_items", "less than or equal"),
+    ({"breaker_failures": 0}, "uplink.central.breaker_failures", "greater than or equal"),
+    ({"api_key": "inline"}, "uplink.central.api_key", "Extra inputs"),
+])
+def test_bad_central_settings_name_their_key(extra: dict[str, Any], path: str, message: str) -> None:
+    found = errors({"central": {**CENTRAL, **extra}})
+    assert any(p == path and message in m for p, m in found), found
+
+
+def test_central_secret_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    relative = {**CENTRAL, "api_key_file": "secrets/api.key", "ca_file": "pki/ca.pem"}
+    config = parse({"station": {"id": "st-1"}, "uplink": {"central": relative}}, base_dir=tmp_path)
+    assert config.uplink.central is not None
+    assert config.uplink.central.api_key_file == tmp_path / "secrets" / "api.key"
+    assert config.uplink.central.ca_file == tmp_path / "pki" / "ca.pem"

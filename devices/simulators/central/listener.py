@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 
 from aiohttp import web
 
 
 class Listener:
-    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+    def __init__(self, runner: web.AppRunner, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
         self.runner, self.host, self.port = runner, host, port
+        self.ssl_context = ssl_context  # TLS (tests: a trustme CA), kept across outages
         self._site: web.TCPSite | None = None
         self._outage: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
@@ -20,7 +22,8 @@ class Listener:
         self.outages = 0
 
     async def start(self) -> None:
-        self._site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True)
+        self._site = web.TCPSite(self.runner, self.host, self.port, reuse_address=True,
+                                 ssl_context=self.ssl_context)
         await self._site.start()
         server = getattr(self._site, "_server", None)
         sockets = getattr(server, "sockets", None) or []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,10 +46,10 @@ class CentralSimulator:
 async def start_central(
     *, seed: int, start: datetime, host: str = "127.0.0.1", port: int = 0, cameras: int = 6,
     late_after_polls: int = 3, late_after_s: float | None = None, paused: bool = False,
-    fleet: FleetConfig | None = None, ingest: IngestSettings | None = None,
+    fleet: FleetConfig | None = None, ingest: IngestSettings | None = None, ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[CentralSimulator]:
     """Serve the case feed of the scenario for ``seed`` (and the ingest API with ``ingest``) until the
-    context exits (port 0: a free one)."""
+    context exits (port 0: a free one); over TLS with ``ssl_context`` (a server context)."""
     scenario = build_scenario(seed, start, cameras=cameras, config=fleet)
     state = CentralState.from_scenario(scenario, paused=paused, late_after_polls=late_after_polls,
                                        late_after_s=late_after_s)
@@ -56,12 +57,13 @@ async def start_central(
     adders = [add_ingest_routes(ingest_state)] if ingest_state is not None else []
     runner = web.AppRunner(build_app(state, *adders), access_log=None)
     await runner.setup()
-    listener = Listener(runner, host, port)
+    listener = Listener(runner, host, port, ssl_context)
     await listener.start()
     if ingest_state is not None:
         ingest_state.go_down = listener.down_for
     try:
-        yield CentralSimulator(f"http://{host}:{listener.port}", listener.port, state, scenario, ingest_state,
+        scheme = "https" if ssl_context is not None else "http"
+        yield CentralSimulator(f"{scheme}://{host}:{listener.port}", listener.port, state, scenario, ingest_state,
                                listener)
     finally:
         await listener.stop()
