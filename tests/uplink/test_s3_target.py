@@ -325,3 +325,21 @@ async def test_each_part_waits_at_the_gate_and_a_refusal_there_stops_at_the_boun
     assert [p.number for p in await store.read(lambda q: uplink_parts.parts_of(q, entry))] == [1, 2]
     result = await upload(config, store, entry, file)
     assert result.parts_sent == (3,) and result.parts_kept == 2
+
+
+async def test_an_uploaded_file_gets_a_verified_receipt_from_the_central_platform(
+        seaweed: SeaweedServer, store: Store, tmp_path: Path) -> None:
+    """The loop closes: the target's multipart object, named in a manifest by the HTTP target, is read back
+    by the simulated central platform from the same SeaweedFS; its signed receipt carries our SHA-256."""
+    from support.seaweed import central_ingest
+
+    from edge.uplink.outcomes import Confirmed
+    from tests.uplink.conftest import target_for
+
+    file = footage_file(tmp_path / "footage", 5 * MIB + 321)
+    entry = await queued(store, file)
+    result = await upload(station_config(seaweed, tmp_path), store, entry, file)
+    async with central_ingest(seaweed, tmp_path / "central") as central, target_for(central, tmp_path) as http:
+        outcome = await http.send_manifest(result.sent_file(f"footage:{file.sha256}"))
+    assert isinstance(outcome, Confirmed), outcome
+    assert outcome.receipt["sha256"] == file.sha256 and outcome.receipt["key"] == result.key

@@ -35,6 +35,7 @@ from edge.store.database import Store
 from edge.store.outbox import FileRef
 from edge.store.uplink_parts import PartRecord, UploadPlan
 from edge.timeutil import utcnow
+from edge.uplink.receipts import SentFile
 from edge.uplink.s3_config import S3Config
 from edge.uplink.targets.s3_errors import S3Failure, S3PartMismatch, S3Permanent, S3Transient, classify
 
@@ -88,6 +89,10 @@ class UploadResult:
     parts_sent: tuple[int, ...]  # part numbers this call sent (a resumed call sends only what was missing)
     parts_kept: int  # parts found on the store from an earlier run and not sent again
     replanned: bool  # the earlier upload was gone (NoSuchUpload) or stale, and a new one was started
+
+    def sent_file(self, dedupe_key: str) -> SentFile:
+        """What the manifest to the central platform names (``CentralTarget.send_manifest``)."""
+        return SentFile(dedupe_key, self.bucket, self.key, self.size, self.sha256)
 
 
 @dataclass(frozen=True, slots=True)
