@@ -4,14 +4,15 @@ S3's part limits checked (5 MiB-5 GiB a part, at most 10,000 parts a file)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config_section import ConfigSection
 
 MIB = 1 << 20
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 S3_MIN_PART = 5 * MIB  # S3's limits: every part but the last at least 5 MiB, at most 5 GiB, 10,000 parts
 S3_MAX_PART = 5 << 30
 S3_MAX_PARTS = 10_000
@@ -31,6 +32,7 @@ class S3Config(ConfigSection):
     connect_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     read_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     read_threads: Annotated[int, Field(ge=1, le=8)] = 2  # parts are read and hashed off the event loop
+    ca_file: Path | None = None  # PEM bundle to verify the store against (a police PKI); unset: the system's
 
     @field_validator("endpoint_url")
     @classmethod
@@ -39,7 +41,16 @@ class S3Config(ConfigSection):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL naming a host")
         parts.port  # noqa: B018 - raises ValueError on a bad port
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValueError("the store is reached over the WAN: use https:// (plain http:// only on loopback, for "
+                             "tests and simulators)")
         return value
+
+    @model_validator(mode="after")
+    def _ca_needs_https(self) -> Self:
+        if self.ca_file is not None and urlsplit(self.endpoint_url).scheme != "https":
+            raise ValueError("ca_file needs an https:// endpoint_url")
+        return self
 
     @property
     def part_size(self) -> int:

@@ -114,3 +114,39 @@ async def start_child(db: Path, config: S3Config, entry: int, file: FileRef, pau
             "size": file.size, "sha256": file.sha256, "station": STATION, "day": DAY.isoformat(), "pause_s": pause_s}
     return await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, json.dumps(spec),
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+class TlsFront:
+    """TLS in front of a plain store (SeaweedFS here serves plain HTTP): terminates TLS with a test CA's
+    certificate and forwards the bytes unchanged, so SigV4 signatures still verify."""
+
+    def __init__(self, target_port: int, context: Any) -> None:
+        self.target_port = target_port
+        self.context = context
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, ConnectionError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            with contextlib.suppress(OSError, ConnectionError, RuntimeError):
+                sink.close()
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))

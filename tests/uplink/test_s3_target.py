@@ -343,3 +343,37 @@ async def test_an_uploaded_file_gets_a_verified_receipt_from_the_central_platfor
         outcome = await http.send_manifest(result.sent_file(f"footage:{file.sha256}"))
     assert isinstance(outcome, Confirmed), outcome
     assert outcome.receipt["sha256"] == file.sha256 and outcome.receipt["key"] == result.key
+
+
+async def test_tls_to_the_store_verifies_against_the_configured_ca(seaweed: SeaweedServer, store: Store,
+                                                                   tmp_path: Path) -> None:
+    """https through a TLS front made with a trustme CA: verified against ca_file it goes; against another
+    CA it is refused as a TLS failure that blocks the target (never retried into acceptance)."""
+    import ssl
+
+    import trustme
+    from support.s3_target import TlsFront
+
+    from edge.uplink.targets.s3_errors import S3TlsRefused
+
+    ca, stranger = trustme.CA(), trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca.cert_pem.write_to_path(str(tmp_path / "police-ca.pem"))
+    stranger.cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))
+    front = TlsFront(seaweed.s3_port, server_context)
+    await front.start()
+    try:
+        endpoint = f"https://127.0.0.1:{front.port}"
+        file = footage_file(tmp_path / "footage", 5 * MIB + 1)
+        entry = await queued(store, file)
+        with pytest.raises(S3TlsRefused) as refused:
+            await upload(station_config(seaweed, tmp_path / "bad", endpoint=endpoint,
+                                        ca_file=tmp_path / "other-ca.pem"), store, entry, file)
+        assert refused.value.outcome == "blocked" and refused.value.reason == "s3.tls" and not refused.value.transient
+        result = await upload(station_config(seaweed, tmp_path / "good", endpoint=endpoint,
+                                             ca_file=tmp_path / "police-ca.pem"), store, entry, file)
+        sha, _, _ = await stored_object(seaweed, result.key)
+        assert sha == file.sha256
+    finally:
+        await front.stop()

@@ -48,6 +48,8 @@ def test_unset_means_no_footage_target() -> None:
     ({"endpoint_url": "http://store:99999"}, "uplink.s3.endpoint_url", "Port out of range"),
     ({"bucket": "Bad_Bucket"}, "uplink.s3.bucket", "should match pattern"),
     ({"secret_access_key": "inline"}, "uplink.s3.secret_access_key", "Extra inputs are not permitted"),
+    ({"endpoint_url": "http://s3.central.example"}, "uplink.s3.endpoint_url", "use https://"),
+    ({"ca_file": "/pki/ca.pem"}, "uplink.s3", "ca_file needs an https:// endpoint_url"),
 ])
 def test_bad_values_are_refused_with_their_key(change: dict[str, Any], path: str, message: str) -> None:
     found = errors({**BASE, **change})

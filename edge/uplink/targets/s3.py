@@ -155,7 +155,9 @@ class S3FootageTarget:
         self._s3 = await self._stack.enter_async_context(get_session().create_client(
             "s3", endpoint_url=self._config.endpoint_url, region_name=self._config.region,
             aws_access_key_id=self._credentials.access_key_id,
-            aws_secret_access_key=self._credentials.secret_access_key, config=client_config(self._config)))
+            aws_secret_access_key=self._credentials.secret_access_key, config=client_config(self._config),
+            # Always verified: against the configured bundle, else the system's CAs; never switched off.
+            verify=str(self._config.ca_file) if self._config.ca_file is not None else True))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
