@@ -255,6 +255,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         value = token.get("token_file") if isinstance(token, dict) else None
         if isinstance(value, str) and not Path(value).is_absolute():
             token["token_file"] = str(base / value)
+    s3 = raw.get("uplink", {}).get("s3") if isinstance(raw.get("uplink"), dict) else None
+    for key in ("access_key_id_file", "secret_access_key_file", "ca_file") if isinstance(s3, dict) else ():
+        value = s3.get(key)  # type: ignore[union-attr]
+        if isinstance(value, str) and not Path(value).is_absolute():
+            s3[key] = str(base / value)  # type: ignore[index]
 
 
 def _read_secret(path: Path, key: str, errors: list[tuple[str, str]]) -> str:

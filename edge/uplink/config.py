@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from edge.config_section import ConfigSection
 from edge.store.uplink_queue import TrafficClass
 from edge.uplink.budget import BudgetPlan
+from edge.uplink.s3_config import S3Config
 from edge.uplink.scheduler import WEIGHTED_ORDER, SchedulerPlan, Share
 from edge.uplink.windows import WEEKDAYS, WindowRule, find_overlap, parse_clock
 
@@ -240,6 +241,7 @@ class UplinkConfig(ConfigSection):
     classes: ClassesConfig = ClassesConfig()
     windows: list[WindowConfig] = Field(default_factory=list)
     central: CentralConfig | None = None  # the HTTP JSON target; unset: no batches leave
+    s3: S3Config | None = None  # footage by S3 multipart; unset: no footage target
 
     @field_validator("link_mbit_s")
     @classmethod

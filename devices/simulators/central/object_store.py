@@ -1,6 +1,7 @@
 """The central side's read-back of uploaded objects from the S3 store (aiobotocore: the one S3 adapter here).
 
-aiobotocore is in the test extra (pyproject.toml); imported lazily so that the case feed alone runs without it.
+aiobotocore is a runtime dependency since the uplink's S3 target (pyproject.toml); imported lazily all the same,
+so that the case feed alone loads no S3 code.
 """
 
 from __future__ import annotations
