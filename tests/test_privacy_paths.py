@@ -128,3 +128,13 @@ async def test_dead_letters_stored_before_masking_are_masked_in_the_api_answer(d
     assert r.status == 200 and RESIDENT_ID.encode() not in raw
     old = [row for row in json.loads(raw)["items"] if row["channel"] == f"bwc/{MASKED}/events"]
     assert [row["detail"] for row in old] == [f"serial {MASKED} is not a device id"]
+
+
+async def test_a_problem_for_a_path_quoting_an_id_number_masks_its_instance(daemon: Daemon) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in (f"/api/v1/devices/{RESIDENT_ID}", f"/api/v1/no-such-route/{RESIDENT_ID}"):
+            async with http.get(f"{_base(daemon)}{path}", headers=auth(Role.TECHNICIAN)) as r:
+                raw = await r.read()
+                assert r.status == 404 and r.content_type == "application/problem+json", raw
+            assert RESIDENT_ID.encode() not in raw
+            assert json.loads(raw)["instance"] == path.replace(RESIDENT_ID, MASKED)
