@@ -105,9 +105,10 @@ async def test_duplicates_change_nothing_and_out_of_order_is_flagged(station: St
     assert bodycam is not None
     await station.wait_for(lambda: bodycam.batcher.pending == 0 and
                            bodycam.registry.devices["cam-0001"].telemetry["battery_pct"] == 60)
-    await asyncio.sleep(0.6)
-    stored = await station.daemon.store.read(
-        lambda q: q.all("SELECT seq, flag, battery_pct FROM telemetry WHERE device_id = 'cam-0001' ORDER BY seq"))
+    async with asyncio.timeout(30):  # a ceiling on the batch's commit, not one batch interval
+        while len(stored := await station.daemon.store.read(lambda q: q.all(
+                "SELECT seq, flag, battery_pct FROM telemetry WHERE device_id = 'cam-0001' ORDER BY seq"))) < 3:
+            await asyncio.sleep(0.05)
     assert stored == [{"seq": 20, "flag": "new", "battery_pct": 70}, {"seq": 21, "flag": "out_of_order",
                       "battery_pct": 65}, {"seq": 22, "flag": "new", "battery_pct": 60}]
     assert bodycam.registry.devices["cam-0001"].telemetry["battery_pct"] == 60, "late data never overwrites"
@@ -208,7 +209,10 @@ async def test_track_api_validates_and_returns_fixes(station: Station) -> None:
     cam = await _camera(station)
     for seq in range(2, 5):
         await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry", telemetry("cam-0001", seq, lat=22.5 + seq / 100))
-    await asyncio.sleep(0.7)  # one batch interval
+    async with asyncio.timeout(30):  # a ceiling on the batch's commit, not one batch interval
+        while len(await station.daemon.store.read(lambda q: q.all(
+                "SELECT seq FROM telemetry WHERE device_id = 'cam-0001' AND seq BETWEEN 2 AND 4"))) < 3:
+            await asyncio.sleep(0.05)
     base = f"{station.http}/api/v1/devices/cam-0001"
     async with aiohttp.ClientSession(headers=auth(Role.SUPERVISOR)) as http:
         span = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
