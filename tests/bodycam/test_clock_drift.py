@@ -98,7 +98,7 @@ async def _camera(station: Station) -> Cam:
     cam = station.cam("cam-0001", secret)
     will = {**envelope("cam-0001", 0), "state": "offline", "session": 1, "will": True}
     await asyncio.to_thread(cam.start, ("bwc/cam-0001/status", json.dumps(will).encode()))
-    cam.client.subscribe("bwc/cam-0001/cmd/#", qos=1)
+    await asyncio.to_thread(cam.subscribe, "bwc/cam-0001/cmd/#")
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/status", online("cam-0001", 1), retain=True)
     return cam
 

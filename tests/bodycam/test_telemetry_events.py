@@ -41,8 +41,7 @@ async def test_sos_alert_is_published_and_queued_critical(station: Station) -> N
     cam = await _camera(station)
     alerts = station.cam("station-edge", "daemon-password-0123456789", client_id="supervisor-screen")
     await asyncio.to_thread(alerts.start)
-    alerts.client.subscribe(f"edge/{station.config.station.id}/alerts", qos=1)
-    await asyncio.sleep(0.2)
+    await asyncio.to_thread(alerts.subscribe, f"edge/{station.config.station.id}/alerts")
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/event", {**envelope("cam-0001", 2), "event": "sos", "gps": None})
     got = await station.wait_for(lambda: [json.loads(p) for _, p in alerts.received])
     assert got[0]["kind"] == "bodycam.sos" and got[0]["severity"] == "critical" and got[0]["state"] == "raised"
@@ -135,8 +134,7 @@ async def test_battery_and_storage_thresholds_raise_and_clear(station: Station) 
 @pytest.mark.parametrize("station", [{"clock_drift_persist_s": 0.5, "clock_drift_min_samples": 3}], indirect=True)
 async def test_clock_drift_alerts_and_sends_time_sync(station: Station) -> None:
     cam = await _camera(station)
-    cam.client.subscribe("bwc/cam-0001/cmd/#", qos=1)
-    await asyncio.sleep(0.2)
+    await asyncio.to_thread(cam.subscribe, "bwc/cam-0001/cmd/#")
     ahead = timedelta(seconds=30)
     for seq in range(2, 10):
         await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry",
