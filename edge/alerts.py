@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from edge.backoff import jittered_backoff
+from edge.privacy import mask_text, mask_value
 from edge.store import Store, StoreError, Tx
 from edge.store import alerts as rows
 from edge.store.outbox import OutboxEntry, Priority, enqueue
@@ -74,6 +75,14 @@ class _Op:
     msg_id: str
 
 
+def _masked(alert: Alert) -> Alert:
+    """An alert leaves on MQTT, in the store, the outbox, the API and the log: a message built from a
+    device's text (a kiosk's detail, an exception) may quote an ID number, so it is masked once, on entry.
+    The key too, so that raising and clearing the same condition find the same (masked) key."""
+    return Alert(mask_text(alert.key), alert.kind, alert.severity, mask_text(alert.subject),
+                 mask_text(alert.message), mask_value(dict(alert.details)))
+
+
 def alert_topic(station_id: str) -> str:
     return f"edge/{station_id}/alerts"
 
@@ -100,6 +109,7 @@ class AlertBus:
         """Raise (or update) an alert; True if it changed. ``also`` commits in the same transaction
         (and its failure raises, the alert having gone out already); ``origin`` names the triggering
         message (``device/msg_id``) to make the transition's msg_id deterministic."""
+        alert = _masked(alert)
         stamp = to_iso(at or utcnow())
         active = await self._known()
         current = active.get(alert.key)
@@ -131,6 +141,7 @@ class AlertBus:
 
     async def clear_alert(self, key: str, reason: str, *, at: datetime | None = None) -> bool:
         """Clear an active alert; False if none was active under that key."""
+        key, reason = mask_text(key), mask_text(reason)
         stamp = to_iso(at or utcnow())
         current = (await self._known()).pop(key, None)
         if current is None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Literal
 
 from edge.privacy import mask_text, mask_value
@@ -69,5 +71,28 @@ def configure(fmt: LogFormat = "json", level: str = "INFO") -> None:
     handler._station_edge = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    _route_uncaught_exceptions()
     # Library chatter at INFO is noise in a 24/7 daemon's journal.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _route_uncaught_exceptions() -> None:
+    """A traceback nobody caught (the main thread's, a thread's) would reach stderr unmasked through
+    Python's default hooks; these send it through the masking handler instead."""
+    uncaught = logging.getLogger("edge.uncaught")
+
+    def main_hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        uncaught.critical("uncaught exception", exc_info=(kind, exc, tb))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit or args.exc_value is None:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        uncaught.critical("uncaught exception in thread %s", name,
+                          exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from edge.backoff import jittered_backoff
+from edge.privacy import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ class Supervisor:
                 self._set(service.name, running=False)
                 raise
             except Exception as exc:
-                self._set(service.name, running=False, last_error=f"{type(exc).__name__}: {exc}")
+                # /api/v1/status shows it: an exception's text may quote personal data.
+                self._set(service.name, running=False, last_error=mask_text(f"{type(exc).__name__}: {exc}"))
                 now = time.monotonic()
                 if now - started >= self.policy.stable_after_s:
                     failing, attempt = False, 0

@@ -80,7 +80,9 @@ async def test_alerts_go_out_while_the_store_fails_and_are_stored_once_it_is_bac
         assert await bus.raise_alert(Alert("b:1", "test.held", Severity.CRITICAL, "station", "held in memory"),
                                      origin="cam-1/m-1")
         assert await bus.clear_alert("a:1", "cleared while the store is down")
-        await asyncio.sleep(0.1)
+        async with asyncio.timeout(30):  # the publish tasks run on their own: a ceiling, not 0.1 s
+            while len(published) < 3:
+                await asyncio.sleep(0.01)
         assert [(p["key"], p["state"]) for p in published] == [("a:1", "raised"), ("b:1", "raised"),
                                                                ("a:1", "cleared")]
         assert bus.unsaved == 2

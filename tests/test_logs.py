@@ -60,3 +60,18 @@ def test_dict_and_list_extras_are_masked_at_any_depth_without_touching_the_calle
                             "ids": ["1101**********002X"]}
     assert line["pair"] == ["x", "1101**********002X"]
     assert json.loads(result.stdout)["holder"]["id_no"] == "11010519491231002X", "the caller's dict is unchanged"
+
+
+def test_uncaught_exceptions_in_the_main_thread_and_in_threads_are_masked() -> None:
+    code = (
+        "import threading; from edge import logs; logs.configure('json', 'info');"
+        "t = threading.Thread(target=lambda: int('card 11010519491231002X'), name='reader'); t.start(); t.join();"
+        "raise ValueError('bad id 11010519491231002X')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1, "an uncaught exception still ends the program with status 1"
+    assert "11010519491231002X" not in result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [line["msg"] for line in lines] == ["uncaught exception in thread reader", "uncaught exception"]
+    assert "ValueError: bad id 1101**********002X" in lines[1]["exc"]
+    assert "1101**********002X" in lines[0]["exc"]

@@ -12,6 +12,7 @@ from aiohttp import web
 from support.bodycam import Cam, telemetry
 from support.tokens import auth
 
+from edge.alerts import Alert, Severity
 from edge.broker import Broker
 from edge.config import Config, Role
 from edge.daemon import Daemon
@@ -93,3 +94,47 @@ async def test_dead_letter_detail_channel_and_payload_copy_are_masked(daemon: Da
     async with aiohttp.ClientSession() as http, \
             http.get(f"{_base(daemon)}/api/v1/dead-letters", headers=auth(Role.TECHNICIAN)) as r:
         assert RESIDENT_ID.encode() not in await r.read()
+
+
+async def test_an_alert_quoting_an_id_number_is_masked_in_the_store_the_outbox_and_the_api(daemon: Daemon) -> None:
+    # What a kiosk or a parser might build from a device's text; raised and cleared by its raw key.
+    key = f"kiosk.idcard:{RESIDENT_ID}"
+    alert = Alert(key, "kiosk.device_degraded", Severity.WARNING, f"kiosk:{RESIDENT_ID}",
+                  f"card {RESIDENT_ID} unreadable", {"card": {"holder": RESIDENT_ID}, "seen": [RESIDENT_ID]})
+    assert await daemon.alerts.raise_alert(alert)
+    assert await daemon.alerts.clear_alert(key, f"card {RESIDENT_ID} removed"), "the raw key finds the alert"
+    stored = await daemon.store.read(lambda q: [
+        *q.all("SELECT key, subject, message, details FROM alerts"),
+        *q.all("SELECT message FROM alert_events"),
+        *q.all("SELECT payload FROM outbox"),
+    ])
+    assert stored and RESIDENT_ID not in json.dumps(stored, default=str)
+    assert any(MASKED in json.dumps(row, default=str) for row in stored)
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{_base(daemon)}/api/v1/alerts?state=all", headers=auth(Role.SUPERVISOR)) as r:
+        raw = await r.read()
+    assert r.status == 200 and RESIDENT_ID.encode() not in raw and MASKED.encode() in raw
+
+
+async def test_dead_letters_stored_before_masking_are_masked_in_the_api_answer(daemon: Daemon) -> None:
+    # A row as an older version wrote it: detail and channel unmasked.
+    await daemon.store.write(lambda tx: tx.execute(
+        "INSERT INTO dead_letter (at, source, channel, reason, detail, payload, payload_size)"
+        " VALUES ('2026-01-01T00:00:00+00:00', 'mqtt', ?, 'schema_invalid', ?, NULL, 0)",
+        (f"bwc/{RESIDENT_ID}/events", f"serial {RESIDENT_ID} is not a device id")))
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"{_base(daemon)}/api/v1/dead-letters", headers=auth(Role.TECHNICIAN)) as r:
+        raw = await r.read()
+    assert r.status == 200 and RESIDENT_ID.encode() not in raw
+    old = [row for row in json.loads(raw)["items"] if row["channel"] == f"bwc/{MASKED}/events"]
+    assert [row["detail"] for row in old] == [f"serial {MASKED} is not a device id"]
+
+
+async def test_a_problem_for_a_path_quoting_an_id_number_masks_its_instance(daemon: Daemon) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in (f"/api/v1/devices/{RESIDENT_ID}", f"/api/v1/no-such-route/{RESIDENT_ID}"):
+            async with http.get(f"{_base(daemon)}{path}", headers=auth(Role.TECHNICIAN)) as r:
+                raw = await r.read()
+                assert r.status == 404 and r.content_type == "application/problem+json", raw
+            assert RESIDENT_ID.encode() not in raw
+            assert json.loads(raw)["instance"] == path.replace(RESIDENT_ID, MASKED)

@@ -85,3 +85,31 @@ def test_backoff_is_jittered_and_bounded() -> None:
     delays = [policy.backoff(attempt, rng) for attempt in range(1, 20)]
     assert all(0.25 <= d <= 30 for d in delays)
     assert len({round(d, 3) for d in delays}) > 10
+
+
+class QuotesAnId(Service):
+    """Fails once with an exception quoting a resident ID number, as a parser's error may."""
+
+    name = "quotes"
+
+    def __init__(self) -> None:
+        self.starts = 0
+
+    async def serve(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            raise ValueError("bad card 11010519491231002X")
+        await asyncio.Event().wait()
+
+
+async def test_last_error_shown_by_the_status_api_is_masked() -> None:
+    service = QuotesAnId()
+    supervisor = Supervisor(FAST, rng=random.Random(1))
+    stop = asyncio.Event()
+    run = asyncio.create_task(supervisor.run([service], stop, drain_timeout_s=2))
+    async with asyncio.timeout(30):  # a ceiling on the condition: one restart after 10-20 ms
+        while not (service.starts == 2 and supervisor.states["quotes"].running):
+            await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(run, 30)
+    assert supervisor.states["quotes"].last_error == "ValueError: bad card 1101**********002X"

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from edge.privacy import mask_text
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -57,6 +59,11 @@ class DeviceStatus:
     device: DeviceState = DeviceState.NO_DEVICE
     media: MediaState = MediaState.UNKNOWN
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # A detail may quote a driver's exception or a peripheral's reply (an ID number read off a card);
+        # it leaves through the kiosk API, alerts and logs, so it is masked once, here.
+        object.__setattr__(self, "detail", mask_text(self.detail))
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,4 +42,6 @@ def recent(q: Queries, *, limit: int = 100, reason: str | None = None) -> list[d
     if reason:
         sql += " WHERE reason = ?"
         params = (reason,)
-    return q.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+    rows = q.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+    # Masked again on the way out: rows written before masking covered detail and channel hold raw text.
+    return [mask_value(row) for row in rows]

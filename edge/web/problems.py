@@ -38,7 +38,7 @@ def problem_response(error: ProblemError, *, instance: str = "", headers: dict[s
         "detail": mask_value(error.detail),
     }
     if instance:
-        body["instance"] = instance
+        body["instance"] = mask_value(instance)  # the request path: an ID number in a URL is still one
     body.update(mask_value(error.extra))
     return web.Response(
         status=error.status,

@@ -41,8 +41,7 @@ async def test_sos_alert_is_published_and_queued_critical(station: Station) -> N
     cam = await _camera(station)
     alerts = station.cam("station-edge", "daemon-password-0123456789", client_id="supervisor-screen")
     await asyncio.to_thread(alerts.start)
-    alerts.client.subscribe(f"edge/{station.config.station.id}/alerts", qos=1)
-    await asyncio.sleep(0.2)
+    await asyncio.to_thread(alerts.subscribe, f"edge/{station.config.station.id}/alerts")
     await asyncio.to_thread(cam.publish, "bwc/cam-0001/event", {**envelope("cam-0001", 2), "event": "sos", "gps": None})
     got = await station.wait_for(lambda: [json.loads(p) for _, p in alerts.received])
     assert got[0]["kind"] == "bodycam.sos" and got[0]["severity"] == "critical" and got[0]["state"] == "raised"
@@ -105,9 +104,10 @@ async def test_duplicates_change_nothing_and_out_of_order_is_flagged(station: St
     assert bodycam is not None
     await station.wait_for(lambda: bodycam.batcher.pending == 0 and
                            bodycam.registry.devices["cam-0001"].telemetry["battery_pct"] == 60)
-    await asyncio.sleep(0.6)
-    stored = await station.daemon.store.read(
-        lambda q: q.all("SELECT seq, flag, battery_pct FROM telemetry WHERE device_id = 'cam-0001' ORDER BY seq"))
+    async with asyncio.timeout(30):  # a ceiling on the batch's commit, not one batch interval
+        while len(stored := await station.daemon.store.read(lambda q: q.all(
+                "SELECT seq, flag, battery_pct FROM telemetry WHERE device_id = 'cam-0001' ORDER BY seq"))) < 3:
+            await asyncio.sleep(0.05)
     assert stored == [{"seq": 20, "flag": "new", "battery_pct": 70}, {"seq": 21, "flag": "out_of_order",
                       "battery_pct": 65}, {"seq": 22, "flag": "new", "battery_pct": 60}]
     assert bodycam.registry.devices["cam-0001"].telemetry["battery_pct"] == 60, "late data never overwrites"
@@ -134,8 +134,7 @@ async def test_battery_and_storage_thresholds_raise_and_clear(station: Station) 
 @pytest.mark.parametrize("station", [{"clock_drift_persist_s": 0.5, "clock_drift_min_samples": 3}], indirect=True)
 async def test_clock_drift_alerts_and_sends_time_sync(station: Station) -> None:
     cam = await _camera(station)
-    cam.client.subscribe("bwc/cam-0001/cmd/#", qos=1)
-    await asyncio.sleep(0.2)
+    await asyncio.to_thread(cam.subscribe, "bwc/cam-0001/cmd/#")
     ahead = timedelta(seconds=30)
     for seq in range(2, 10):
         await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry",
@@ -208,7 +207,10 @@ async def test_track_api_validates_and_returns_fixes(station: Station) -> None:
     cam = await _camera(station)
     for seq in range(2, 5):
         await asyncio.to_thread(cam.publish, "bwc/cam-0001/telemetry", telemetry("cam-0001", seq, lat=22.5 + seq / 100))
-    await asyncio.sleep(0.7)  # one batch interval
+    async with asyncio.timeout(30):  # a ceiling on the batch's commit, not one batch interval
+        while len(await station.daemon.store.read(lambda q: q.all(
+                "SELECT seq FROM telemetry WHERE device_id = 'cam-0001' AND seq BETWEEN 2 AND 4"))) < 3:
+            await asyncio.sleep(0.05)
     base = f"{station.http}/api/v1/devices/cam-0001"
     async with aiohttp.ClientSession(headers=auth(Role.SUPERVISOR)) as http:
         span = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}

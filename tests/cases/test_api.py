@@ -28,7 +28,7 @@ async def station(make_config: Callable[..., Config]) -> AsyncIterator[tuple[Dae
     assert daemon.http is not None and daemon.cases is not None
     yield daemon, f"http://127.0.0.1:{daemon.http.bound_port}"
     stop.set()
-    assert await asyncio.wait_for(run, 10) == 0
+    assert await asyncio.wait_for(run, 60) == 0
 
 
 async def call(method: str, url: str, role: Role = Role.SUPERVISOR, body: Any = None) -> tuple[int, Any]:

@@ -106,10 +106,9 @@ async def test_whole_kiosk_from_config(tmp_path: Path) -> None:
     configs[0] = configs[0].model_copy(update={"options": {"poll_interval": 0.1, "timeout_scale": 3.0}})
     try:
         async with KioskPeripherals("K01", configs, lambda k, s: seen.append((k, s))) as kiosk:
-            for _ in range(100):
-                if all(s.device is DeviceState.ONLINE for s in kiosk.statuses().values()):
-                    break
-                await asyncio.sleep(0.02)
+            async with asyncio.timeout(30):  # a ceiling on the condition, not a 2 s budget
+                while not all(s.device is DeviceState.ONLINE for s in kiosk.statuses().values()):
+                    await asyncio.sleep(0.02)
             assert {k: s.device for k, s in kiosk.statuses().items()} == dict.fromkeys(
                 ("idcard", "printer", "scanner", "payment"), DeviceState.ONLINE
             )

@@ -29,7 +29,7 @@ def test_sim_bodycams_publishes_valid_contract_messages(mosquitto: Broker) -> No
             capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, result.stderr
         assert "published" in result.stdout
-        assert got.wait(5)
+        assert got.wait(30)
     finally:
         sub.loop_stop()
         sub.disconnect()

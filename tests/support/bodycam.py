@@ -39,9 +39,11 @@ class Cam:
         self.acked = threading.Condition()
         self.received: list[tuple[str, bytes]] = []
         self.arrived: list[datetime] = []  # wall-clock arrival of each received message
+        self.subscribed = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
         self.connack = reason
@@ -61,9 +63,15 @@ class Cam:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
         self.client.connect("127.0.0.1", self.port)
         self.client.loop_start()
-        assert self.connected.wait(5), "no CONNACK"
+        assert self.connected.wait(30), "no CONNACK"  # a ceiling: a busy machine may be slow to answer
         assert self.connack is not None
         return self.connack
+
+    def subscribe(self, topic: str) -> None:
+        """Subscribe and wait for the SUBACK: what is published afterwards reaches this client."""
+        self.subscribed.clear()
+        self.client.subscribe(topic, qos=1)
+        assert self.subscribed.wait(30), "no SUBACK"
 
     def publish(self, topic: str, payload: bytes | dict[str, Any], *, qos: int = 1, retain: bool = False
                 ) -> ReasonCode:
@@ -104,8 +112,18 @@ class Station:
         enrolled = await self.enrolment.add_device(device_id, serial, "DSJ-5G-V1", actor="technician:test")
         assert self.daemon.bodycam is not None
         await self.daemon.bodycam.reload_enrolment()
-        await asyncio.sleep(0.15)  # the broker re-reads its files on SIGHUP
+        # The broker re-reads its files on SIGHUP, in its own time: wait until it takes the new secret.
+        async with asyncio.timeout(30):
+            while not await asyncio.to_thread(self._accepts, device_id, enrolled.secret):
+                await asyncio.sleep(0.05)
         return enrolled.secret
+
+    def _accepts(self, device_id: str, secret: str) -> bool:
+        probe = Cam(self.port, device_id, secret, client_id=f"probe-{uuid.uuid4().hex[:8]}")
+        try:
+            return probe.start().value == 0
+        finally:
+            probe.stop()
 
     def cam(self, username: str | None, password: str | None, **kw: Any) -> Cam:
         cam = Cam(self.port, username, password, **kw)

@@ -22,7 +22,7 @@ async def station(mosquitto: Broker, make_config: Callable[..., Config]) -> Asyn
     assert daemon.http is not None
     yield daemon, f"http://127.0.0.1:{daemon.http.bound_port}"
     stop.set()
-    assert await asyncio.wait_for(run, 10) == 0
+    assert await asyncio.wait_for(run, 60) == 0
 
 
 async def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict]:
@@ -103,7 +103,7 @@ async def test_readyz_is_503_while_the_broker_is_away(make_config: Callable[...,
     status, _, body = await get(f"http://127.0.0.1:{daemon.http.bound_port}/readyz")
     assert status == 503 and body["checks"]["mqtt"] is False
     stop.set()
-    assert await asyncio.wait_for(run, 10) == 0
+    assert await asyncio.wait_for(run, 60) == 0
 
 
 async def test_device_basic_auth_only_on_device_routes(mosquitto: Broker, make_config: Callable[..., Config]) -> None:
@@ -147,4 +147,4 @@ async def test_device_basic_auth_only_on_device_routes(mosquitto: Broker, make_c
         assert status == 200
     finally:
         stop.set()
-        assert await asyncio.wait_for(run, 10) == 0
+        assert await asyncio.wait_for(run, 60) == 0

@@ -30,7 +30,7 @@ SECRET = "s3cret-s3cret"
 
 def _get(port: int, path: str) -> Any:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=auth(Role.SUPERVISOR))
-    with urllib.request.urlopen(request, timeout=10) as r:
+    with urllib.request.urlopen(request, timeout=30) as r:
         return json.loads(r.read())
 
 

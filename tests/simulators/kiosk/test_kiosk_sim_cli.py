@@ -61,7 +61,7 @@ async def test_cli_starts_kiosk_and_flips_faults(tmp_path: Path, capsys: object)
         assert await asyncio.to_thread(main, ["status", "--control", lines["control"]]) == 0
     finally:
         proc.terminate()
-        assert proc.wait(5) == 0
+        assert proc.wait(30) == 0
         assert proc.stdout is not None
         proc.stdout.close()
 
