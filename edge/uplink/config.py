@@ -20,6 +20,7 @@ from edge.store.uplink_queue import TrafficClass
 from edge.uplink.budget import BudgetPlan
 from edge.uplink.s3_config import S3Config
 from edge.uplink.scheduler import WEIGHTED_ORDER, SchedulerPlan, Share
+from edge.uplink.wan_url import check_wan_url
 from edge.uplink.windows import WEEKDAYS, WindowRule, find_overlap, parse_clock
 
 Weight = Annotated[int, Field(ge=1, le=1000)]
@@ -180,7 +181,6 @@ class WindowConfig(ConfigSection):
                           frozenset(self.paused))
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class CentralConfig(ConfigSection):
@@ -206,13 +206,7 @@ class CentralConfig(ConfigSection):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an https:// URL naming a host, e.g. https://central.example/")
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ValueError("the central platform is reached over the WAN: use https:// (plain http:// only "
-                             "on loopback, for tests and simulators)")
+        parts = check_wan_url(value, "central platform")
         if parts.query or parts.fragment:
             raise ValueError("must be a base URL without query or fragment")
         return value.rstrip("/")

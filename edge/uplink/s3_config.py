@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from edge.config_section import ConfigSection
+from edge.uplink.wan_url import check_wan_url
 
 MIB = 1 << 20
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 S3_MIN_PART = 5 * MIB  # S3's limits: every part but the last at least 5 MiB, at most 5 GiB, 10,000 parts
 S3_MAX_PART = 5 << 30
 S3_MAX_PARTS = 10_000
@@ -37,13 +37,7 @@ class S3Config(ConfigSection):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL naming a host")
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            raise ValueError("the store is reached over the WAN: use https:// (plain http:// only on loopback, for "
-                             "tests and simulators)")
+        check_wan_url(value, "store")
         return value
 
     @model_validator(mode="after")

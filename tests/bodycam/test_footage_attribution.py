@@ -13,7 +13,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.bodycam import Station, envelope
+from support.attribution import announcement, footage_row, outbox_priority
+from support.bodycam import Station
 from support.cases import iso, record
 from support.tokens import auth
 
@@ -24,26 +25,6 @@ from edge.store import expected_footage, footage_views
 from edge.store.outbox import Priority
 
 PROBLEM = "urn:station-edge:problem:"
-
-
-def announcement(path: Path, seq: int, name: str, start: datetime, end: datetime, *, marked: bool,
-                 device: str = "cam-0001") -> dict[str, Any]:
-    return {**envelope(device, seq), "name": name, "start": iso(start), "end": iso(end),
-            "size_bytes": path.stat().st_size, "sha256": file_sha256(path), "marked": marked}
-
-
-async def footage_row(station: Station, footage_id: int) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(
-            f"{station.http}/api/v1/footage/{footage_id}", headers=auth(Role.SUPERVISOR)) as response:
-        assert response.status == 200, await response.text()
-        return dict(await response.json())
-
-
-async def outbox_priority(station: Station, sha256: str) -> int:
-    row = await station.daemon.store.read(lambda q: q.one(
-        "SELECT priority FROM outbox WHERE dedupe_key = ?", (f"footage:{sha256}",)))
-    assert row is not None
-    return int(row["priority"])
 
 
 async def test_an_announced_upload_takes_times_and_mark_from_the_announcement(station: Station, tmp_path: Path

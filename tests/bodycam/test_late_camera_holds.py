@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from support.attribution import announcement, footage_row, outbox_priority
 from support.bodycam import Station, envelope
-from support.cases import iso
 from support.tokens import auth
 
 from devices.simulators.media import make_segment
-from devices.simulators.uploader import TusUploader, file_sha256
+from devices.simulators.uploader import TusUploader
 from edge.config import Role
 from edge.store import expected_footage
 from edge.store import retention as rules
@@ -24,26 +24,6 @@ from edge.store.outbox import Priority
 from edge.timeutil import to_iso, utcnow
 
 PROBLEM = "urn:station-edge:problem:"
-
-
-def announcement(path: Path, seq: int, name: str, start: datetime, end: datetime, *, marked: bool
-                 ) -> dict[str, Any]:
-    return {**envelope("cam-0001", seq), "name": name, "start": iso(start), "end": iso(end),
-            "size_bytes": path.stat().st_size, "sha256": file_sha256(path), "marked": marked}
-
-
-async def footage_row(station: Station, footage_id: int) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(
-            f"{station.http}/api/v1/footage/{footage_id}", headers=auth(Role.SUPERVISOR)) as response:
-        assert response.status == 200, await response.text()
-        return dict(await response.json())
-
-
-async def outbox_priority(station: Station, sha256: str) -> int:
-    row = await station.daemon.store.read(lambda q: q.one(
-        "SELECT priority FROM outbox WHERE dedupe_key = ?", (f"footage:{sha256}",)))
-    assert row is not None
-    return int(row["priority"])
 
 
 async def _upload(station: Station, secret: str, clip: Path, name: str) -> int:
