@@ -13,6 +13,7 @@ from support.tokens import ROLE_TOKENS
 
 from edge.broker import Broker, BrokerConfig, free_port
 from edge.config import Config, parse
+from edge.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +81,12 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with SeaweedServer(tmp_path_factory.mktemp("seaweed")) as server:
         yield server
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A freshly migrated station database, closed after the test."""
+    s = Store(tmp_path / "station.db")
+    await s.open()
+    yield s
+    await s.close()

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from support.cases import Clock
 
 from edge.cases.config import CasesConfig
 from edge.cases.domain import CaseDomain
 from edge.store import Store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ pending outbox rows, bounded batches, and the CLI's one-shot run."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,13 +22,6 @@ T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=200)  # past 183 days for everything written at T0
 FRESH = NOW - timedelta(days=10)
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_old_telemetry_and_events_go_and_recent_ones_stay(store: Store) -> None:

@@ -8,14 +8,6 @@ import pytest
 from edge.store import Store, StoreClosedError, StoreError, Tx
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
-
-
 class Refused(Exception):
     pass
 

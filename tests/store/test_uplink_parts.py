@@ -3,7 +3,6 @@ that is not the entry's current one, a new plan replacing the old parts, and the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,13 +15,6 @@ from edge.store.uplink_parts import PartRecord, UploadPlan
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MIB = 1 << 20
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def entry(store: Store) -> int:

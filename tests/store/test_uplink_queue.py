@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,13 +23,6 @@ from edge.store.uplink_queue import EntryState, TrafficClass, TransitionRefused
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SHA = "ab" * 32
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def put(store: Store, *entries: OutboxEntry, at: datetime = T0) -> None:

@@ -3,13 +3,11 @@ central platform (devices/simulators/central), keys in files as in production.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from edge.store import Store, uplink_queue
 from edge.store.outbox import OutboxEntry, Priority, enqueue
@@ -22,13 +20,6 @@ from tests.support.seaweed import Central
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 STATION = "ST-1"  # the station tests/support/seaweed.central_ingest gives an API key
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def queue(store: Store, *keys: str, kind: str = "alert", priority: Priority = Priority.CRITICAL,

@@ -4,7 +4,6 @@ in front of one) would: an error body that is not XML, RequestTimeTooSkewed, Slo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ def s3_error(code: str, message: str) -> str:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
             "<RequestId>r1</RequestId></Error>")
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def answered_by(tmp_path: Path, store: Store, status: int, body: str, content_type: str,

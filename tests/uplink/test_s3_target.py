@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,6 @@ pytestmark = pytest.mark.slow
 class Interrupted(Exception):
     """Raised from a progress callback: the run stops after a part, as a crash would."""
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "station.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 def station_config(server: SeaweedServer, directory: Path, endpoint: str | None = None, **options: object) -> S3Config:
