@@ -21,8 +21,11 @@ the drain's action by the names of the HTTP target's outcomes (retry, permanent,
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError, SSLError
+
+from edge.uplink.retry import parse_retry_after
 
 _TRANSIENT_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
                               "ThrottlingException", "RequestTimeTooSkewed", "OperationAborted"})
@@ -92,12 +95,9 @@ def reason_code(code: str) -> str:
 
 
 def _retry_after(error: ClientError) -> float | None:
+    """The store's Retry-After, read by the same rule as the central API's (seconds or an HTTP date)."""
     headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date or garbage: fall back on our own backoff
+    return parse_retry_after(headers.get("retry-after"), datetime.now(UTC))
 
 
 def classify(error: BaseException, *, doing: str) -> S3Failure:
